@@ -1,0 +1,39 @@
+"""Marketplace endpoints and budgets. Only the base URLs differ between the sandboxes and the
+real services: https://developer.ebay.com/api-docs/static/gs_ebay-rest-getting-started-landing.html,
+https://developers.etsy.com/documentation/."""
+
+from config.env import env
+
+EBAY_API_BASE_URL = env("EBAY_API_BASE_URL", default="https://api.ebay.com")
+EBAY_AUTH_BASE_URL = env("EBAY_AUTH_BASE_URL", default="https://auth.ebay.com")
+EBAY_CLIENT_ID = env("EBAY_CLIENT_ID", default="relist-sandbox-client")
+EBAY_CLIENT_SECRET = env("EBAY_CLIENT_SECRET", default="relist-sandbox-secret")
+EBAY_MARKETPLACE_ID = env("EBAY_MARKETPLACE_ID", default="EBAY_US")
+EBAY_CONTENT_LANGUAGE = env("EBAY_CONTENT_LANGUAGE", default="en-US")
+
+ETSY_API_BASE_URL = env("ETSY_API_BASE_URL", default="https://openapi.etsy.com/v3")
+ETSY_TOKEN_URL = env("ETSY_TOKEN_URL", default="https://api.etsy.com/v3/public/oauth/token")
+ETSY_CONNECT_URL = env("ETSY_CONNECT_URL", default="https://www.etsy.com/oauth/connect")
+ETSY_API_KEY = env("ETSY_API_KEY", default="relist-sandbox-keystring")
+
+# Per-call timeouts: (connect, read) seconds for requests.
+MARKETPLACE_HTTP_TIMEOUT = (
+    env.float("MARKETPLACE_CONNECT_TIMEOUT", default=5.0),
+    env.float("MARKETPLACE_READ_TIMEOUT", default=30.0),
+)
+
+# Budgets (token buckets shared through Redis). Etsy: 10 req/s and 10,000/day per app.
+# https://developers.etsy.com/documentation/essentials/rate-limits
+MARKETPLACE_RATE_LIMITS = {
+    "ebay": {"per_second": env.float("EBAY_RATE_PER_SECOND", default=25.0), "burst": 50},
+    "etsy": {
+        "per_second": env.float("ETSY_RATE_PER_SECOND", default=10.0),
+        "burst": 10,
+        "per_day": env.int("ETSY_RATE_PER_DAY", default=10_000),
+    },
+}
+
+# Vinted anti-bot pacing between two commands of one extension (seconds).
+VINTED_MIN_SPACING_S = env.float("VINTED_MIN_SPACING_S", default=1.0)
+VINTED_SPACING_JITTER_S = env.float("VINTED_SPACING_JITTER_S", default=1.5)
+VINTED_ACK_TIMEOUT_S = env.float("VINTED_ACK_TIMEOUT_S", default=5.0)

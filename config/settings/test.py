@@ -1,0 +1,16 @@
+"""Test overrides only: the same real PostgreSQL, Redis and channel layer as production."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key")
+os.environ.setdefault(
+    "RELIST_FIELD_ENCRYPTION_KEYS", "tRHJ2CwG0l3oKfBNGyKzUy8OeVoV6e4Cl6Z6B6GdkhM="
+)
+# Separate Redis databases so a test run never drains a developer's demo queues.
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/12")
+os.environ.setdefault("CHANNELS_REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+
+from config.settings.base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only

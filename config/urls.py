@@ -1,0 +1,9 @@
+"""URLs served on a tenant's host."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("marketplace.api.urls")),
+]

@@ -1,0 +1,28 @@
+"""Tenant membership: a request is served in a tenant only if the host resolved to it AND the
+authenticated user is a member of it. Anything else is answered 404, revealing nothing."""
+
+from typing import TYPE_CHECKING
+
+from django.http import Http404
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from tenants.models import MembershipRole
+from tenants.selectors import membership_get
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+
+class IsTenantMember(BasePermission):
+    def has_permission(self, request: Request, view: "APIView") -> bool:
+        tenant = getattr(request._request, "tenant", None)
+        if tenant is None:
+            raise Http404
+        if not request.user or not request.user.is_authenticated:
+            return False  # 401: the client must authenticate first
+        membership = membership_get(user=request.user, tenant=tenant)
+        if membership is None:
+            raise Http404
+        request.membership = membership  # type: ignore[attr-defined]
+        return request.method in SAFE_METHODS or membership.role != MembershipRole.VIEWER

@@ -1,0 +1,40 @@
+"""Fernet encryption for secrets stored in the database (marketplace OAuth tokens).
+
+MultiFernet encrypts with the first key of settings.FIELD_ENCRYPTION_KEYS and decrypts with any,
+so keys can be rotated: https://cryptography.io/en/latest/fernet/#cryptography.fernet.MultiFernet
+"""
+
+from functools import cache
+from typing import Any
+
+from cryptography.fernet import Fernet, MultiFernet
+from django.conf import settings
+from django.db import models
+
+
+@cache
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in settings.FIELD_ENCRYPTION_KEYS])
+
+
+def encrypt(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    return _fernet().decrypt(token.encode()).decode()
+
+
+class EncryptedTextField(models.TextField):
+    """Stores ciphertext, exposes plaintext. Not searchable or orderable, by design."""
+
+    def from_db_value(self, value: str | None, *args: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return decrypt(value)
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt(value)

@@ -1,0 +1,107 @@
+"""The application's error hierarchy. Every domain error carries a stable `code`, the HTTP status
+the API renders it with, a human `message` and structured `details`; the API exception handler
+turns any of them into {"error": {"code", "message", "details"}}."""
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    ERROR = "error"
+    NOT_FOUND = "not_found"
+    VALIDATION_FAILED = "validation_failed"
+    INVALID_TRANSITION = "invalid_transition"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    TENANT_NOT_FOUND = "tenant_not_found"
+    TENANT_UNAVAILABLE = "tenant_unavailable"
+    MARKETPLACE_TRANSIENT = "marketplace_transient"
+    MARKETPLACE_PERMANENT = "marketplace_permanent"
+    MARKETPLACE_AUTH = "marketplace_auth"
+
+
+class ApplicationError(Exception):
+    code: ErrorCode = ErrorCode.ERROR
+    http_status: int = 400
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class NotFound(ApplicationError):
+    code = ErrorCode.NOT_FOUND
+    http_status = 404
+
+
+class ValidationFailed(ApplicationError):
+    code = ErrorCode.VALIDATION_FAILED
+    http_status = 400
+
+
+class InvalidTransition(ApplicationError):
+    code = ErrorCode.INVALID_TRANSITION
+    http_status = 409
+
+
+class IdempotencyConflict(ApplicationError):
+    code = ErrorCode.IDEMPOTENCY_CONFLICT
+    http_status = 422
+
+
+class TenantNotFound(ApplicationError):
+    code = ErrorCode.TENANT_NOT_FOUND
+    http_status = 404
+
+
+class TenantUnavailable(ApplicationError):
+    code = ErrorCode.TENANT_UNAVAILABLE
+    http_status = 503
+
+
+class MarketplaceError(ApplicationError):
+    """Base of errors raised by marketplace clients; the subclass decides the retry policy."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.status = status
+
+
+class TransientMarketplaceError(MarketplaceError):
+    """5xx, 408, 429, connection errors and timeouts: worth retrying after `retry_after` s."""
+
+    code = ErrorCode.MARKETPLACE_TRANSIENT
+    http_status = 503
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, status=status, details=details)
+        self.retry_after = retry_after
+        # True when the request may have been applied (answer lost): reconcile before repeating.
+        self.ambiguous = ambiguous
+
+
+class PermanentMarketplaceError(MarketplaceError):
+    """Other 4xx, validation errors, missing product or credentials: fail at once."""
+
+    code = ErrorCode.MARKETPLACE_PERMANENT
+    http_status = 422
+
+
+class MarketplaceAuthError(PermanentMarketplaceError):
+    """The connection needs re-authorisation (refresh failed or no credentials)."""
+
+    code = ErrorCode.MARKETPLACE_AUTH

@@ -1,0 +1,14 @@
+from marketplace.models.connections import MarketplaceConnection
+from marketplace.models.jobs import JobEvent, MarketplaceJob, MarketplaceTask
+from marketplace.models.products import Listing, Order, Product, ProductImage
+
+__all__ = (
+    "JobEvent",
+    "Listing",
+    "MarketplaceConnection",
+    "MarketplaceJob",
+    "MarketplaceTask",
+    "Order",
+    "Product",
+    "ProductImage",
+)

@@ -1,0 +1,57 @@
+"""Hand jobs to Celery. Messages are only triggers: job state lives in PostgreSQL, so a message
+for a job that is no longer pending is dropped by the worker, and beat re-sends lost ones.
+
+Messages are sent by task name (no import of tasks.py from services); tenant-schemas-celery's
+`send_task` stamps the connection's current schema into the message headers."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from functools import partial
+
+from django.db import connection, transaction
+
+from config.celery import app
+from core.queues import queue_for_job
+from marketplace.models import MarketplaceJob
+
+RUN_JOB_TASK = "marketplace.run_job"
+
+
+def job_enqueue(
+    *, job_id: int, marketplace: str, priority: int, eta: datetime | None = None
+) -> None:
+    app.send_task(
+        RUN_JOB_TASK,
+        args=(job_id,),
+        queue=queue_for_job(marketplace=marketplace, priority=priority).value,
+        eta=eta,
+    )
+
+
+def jobs_enqueue(jobs: Iterable[MarketplaceJob]) -> int:
+    sent = 0
+    for job in jobs:
+        job_enqueue(job_id=job.pk, marketplace=job.marketplace, priority=job.priority)
+        sent += 1
+    return sent
+
+
+def jobs_enqueue_on_commit(jobs: Iterable[MarketplaceJob]) -> None:
+    """Enqueue once the surrounding transaction commits (never for a rolled-back job)."""
+    snapshot = [
+        MarketplaceJob(pk=job.pk, marketplace=job.marketplace, priority=job.priority)
+        for job in jobs
+    ]
+    transaction.on_commit(partial(_enqueue_in_schema, connection.schema_name, snapshot))
+
+
+def _enqueue_in_schema(schema: str, jobs: list[MarketplaceJob]) -> None:
+    # The schema header is read from the connection at publish time: make sure it is the
+    # job's schema even if the caller switched schemas after its transaction.
+    if connection.schema_name == schema:
+        jobs_enqueue(jobs)
+        return
+    from tenants.context import tenant_context  # noqa: PLC0415 - rare path
+
+    with tenant_context(schema):
+        jobs_enqueue(jobs)

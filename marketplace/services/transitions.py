@@ -1,0 +1,141 @@
+"""The single path by which a job changes state: transition → save(update_fields) → JobEvent →
+batch counters, in the caller's transaction. Bulk variants run one conditional UPDATE whose
+`status IN (…)` is read from the transition's declared sources."""
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+
+from batches.counters import batch_counters_apply, transition_deltas
+from core.errors import InvalidTransition
+from marketplace.models import JobEvent, MarketplaceJob
+from marketplace.models.jobs import TRANSITION_UPDATE_FIELDS
+from marketplace.states import EventActor, JobStatus
+
+logger = logging.getLogger(__name__)
+
+
+def transition_sources(name: str) -> list[str]:
+    """The statuses a declared transition may start from."""
+    return [str(source) for source in getattr(MarketplaceJob, name)._django_fsm.transitions]
+
+
+def transition_target(name: str) -> str:
+    meta = getattr(MarketplaceJob, name)._django_fsm
+    return str(next(iter(meta.transitions.values())).target)
+
+
+def invalid_transition(job: MarketplaceJob, action: str) -> InvalidTransition:
+    return InvalidTransition(
+        f"Cannot {action} a job that is {job.status}.",
+        details={
+            "job_id": job.pk,
+            "current_status": job.status,
+            "allowed_actions": job.allowed_actions(),
+        },
+    )
+
+
+def job_transition(
+    *,
+    job: MarketplaceJob,
+    name: str,
+    actor: EventActor,
+    now: datetime,
+    user: AbstractBaseUser | None = None,
+    reason: str = "",
+    **kwargs: Any,
+) -> MarketplaceJob:
+    """Apply transition `name`; the caller owns the transaction."""
+    from_status = job.status
+    try:
+        getattr(job, name)(**kwargs)
+    except TransitionNotAllowed:
+        raise invalid_transition(job, name) from None
+    try:
+        job.save(update_fields=TRANSITION_UPDATE_FIELDS[name])
+    except ConcurrentTransition:
+        job.refresh_from_db()
+        raise invalid_transition(job, name) from None
+    JobEvent.objects.create(
+        job=job,
+        from_status=from_status,
+        to_status=job.status,
+        at=now,
+        actor=actor,
+        actor_user=user,
+        reason=reason,
+    )
+    if job.batch_id:
+        batch_counters_apply(
+            batch_id=job.batch_id,
+            deltas=transition_deltas(from_status=from_status, to_status=job.status),
+            started=job.status == JobStatus.RUNNING,
+            now=now,
+        )
+    logger.info(
+        "job.transition",
+        extra={"job": job.pk, "from": from_status, "to": job.status, "actor": actor},
+    )
+    return job
+
+
+def jobs_bulk_transition(
+    *,
+    queryset: QuerySet[MarketplaceJob],
+    name: str,
+    actor: EventActor,
+    now: datetime,
+    reason: str,
+    user: AbstractBaseUser | None = None,
+    updates: dict[str, Any] | None = None,
+    sources: Iterable[str] | None = None,
+) -> list[int]:
+    """Move every row of `queryset` that may take transition `name`; returns the moved ids.
+
+    Rows locked by someone else are skipped (they are being changed right now); a later sweep
+    picks them up. Must be called inside atomic().
+    """
+    allowed = list(sources) if sources is not None else transition_sources(name)
+    target = transition_target(name)
+    rows = list(
+        queryset.filter(status__in=allowed)
+        .order_by()
+        .select_for_update(skip_locked=True, of=("self",))
+        .values_list("pk", "status", "batch_id")
+    )
+    if not rows:
+        return []
+    ids = [pk for pk, _, _ in rows]
+    MarketplaceJob.objects.filter(pk__in=ids).update(
+        status=target, updated_at=now, **(updates or {})
+    )
+    JobEvent.objects.bulk_create(
+        [
+            JobEvent(
+                job_id=pk,
+                from_status=status,
+                to_status=target,
+                at=now,
+                actor=actor,
+                actor_user=user,
+                reason=reason,
+            )
+            for pk, status, _ in rows
+        ],
+        batch_size=2000,
+    )
+    per_batch: dict[int, Counter[str]] = defaultdict(Counter)
+    for _, status, batch_id in rows:
+        if batch_id:
+            per_batch[batch_id].update(transition_deltas(from_status=status, to_status=target))
+    for batch_id, deltas in per_batch.items():
+        batch_counters_apply(batch_id=batch_id, deltas=dict(deltas), started=False, now=now)
+    logger.info("jobs.bulk_transition", extra={"transition": name, "count": len(ids)})
+    return ids

@@ -1,0 +1,82 @@
+"""Provisioning and removal of tenants (schema, migrations, domain, owner)."""
+
+import logging
+import re
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+
+from core.errors import ValidationFailed
+from tenants.context import tenant_get
+from tenants.models import Domain, Membership, MembershipRole, Tenant
+
+logger = logging.getLogger(__name__)
+
+# PostgreSQL identifiers, lower case, not starting with pg_ (reserved) nor a digit.
+_SCHEMA_RE = re.compile(r"^(?!pg_)[a-z][a-z0-9_]{1,62}$")
+
+
+def tenant_provision(
+    *,
+    schema_name: str,
+    name: str,
+    domain: str | None = None,
+    owner_username: str | None = None,
+    owner_email: str = "",
+    owner_password: str | None = None,
+) -> Tenant:
+    """Create the tenant's schema, run its migrations, add its domain and its owner.
+
+    Schema creation cannot run inside the caller's transaction (django-tenants migrates the new
+    schema on save), so the rows that follow get their own atomic block.
+    """
+    if not _SCHEMA_RE.match(schema_name) or schema_name == "public":
+        raise ValidationFailed(
+            "Schema names are 2-63 lower-case letters, digits or underscores.",
+            details={"schema_name": schema_name},
+        )
+    if Tenant.objects.filter(schema_name=schema_name).exists():
+        raise ValidationFailed("This tenant exists already.", details={"schema_name": schema_name})
+    domain = domain or f"{schema_name.replace('_', '-')}.{settings.RELIST_TENANT_DOMAIN_SUFFIX}"
+    if Domain.objects.filter(domain=domain).exists():
+        raise ValidationFailed("This domain is taken.", details={"domain": domain})
+
+    tenant = Tenant(schema_name=schema_name, name=name)
+    tenant.save()  # creates and migrates the schema
+    with transaction.atomic():
+        Domain.objects.create(tenant=tenant, domain=domain, is_primary=True)
+        if owner_username:
+            owner = _user_get_or_create(
+                username=owner_username, email=owner_email, password=owner_password
+            )
+            Membership.objects.create(user=owner, tenant=tenant, role=MembershipRole.OWNER)
+    logger.info("tenant.provisioned", extra={"tenant": schema_name, "domain": domain})
+    return tenant
+
+
+def _user_get_or_create(*, username: str, email: str, password: str | None) -> AbstractUser:
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=username, defaults={"email": email})
+    if created:
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def membership_add(*, tenant: Tenant, user: AbstractUser, role: MembershipRole) -> Membership:
+    membership, _ = Membership.objects.update_or_create(
+        user=user, tenant=tenant, defaults={"role": role}
+    )
+    return membership
+
+
+def tenant_delete(*, schema_name: str) -> None:
+    """Delete the tenant, its domains and memberships, and drop its schema."""
+    tenant = tenant_get(schema_name=schema_name)
+    tenant.delete(force_drop=True)
+    logger.info("tenant.deleted", extra={"tenant": schema_name})

@@ -1,0 +1,100 @@
+"""Shared fixtures. Tests run on the real PostgreSQL (one schema per test tenant) and Redis.
+
+Two tenants are provisioned once per session (schema creation and migration take ~1 s each);
+each test then runs inside a transaction that is rolled back, with the connection switched to
+the tenant's schema. `live_tenant` is for tests whose data must be committed (another process,
+such as a Celery worker or a second connection, must see it); it truncates the tenant's tables
+afterwards.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tenants.models import Domain, Tenant
+from tenants.services import tenant_provision
+from tests.factories.tenants import MembershipFactory, UserFactory
+
+TENANT_SCHEMAS = {"test_shop_a": "shop-a.test.localhost", "test_shop_b": "shop-b.test.localhost"}
+_TENANT_TABLE_APPS = ("marketplace", "batches")
+
+
+def _provisioned(schema_name: str, domain: str) -> Tenant:
+    tenant = Tenant.objects.filter(schema_name=schema_name).first()
+    if tenant is None:
+        tenant = tenant_provision(schema_name=schema_name, name=schema_name, domain=domain)
+    elif not Domain.objects.filter(domain=domain).exists():
+        Domain.objects.create(tenant=tenant, domain=domain, is_primary=True)
+    return tenant
+
+
+@pytest.fixture(scope="session")
+def test_tenants(django_db_setup, django_db_blocker) -> dict[str, Tenant]:  # noqa: ARG001
+    with django_db_blocker.unblock():
+        return {schema: _provisioned(schema, domain) for schema, domain in TENANT_SCHEMAS.items()}
+
+
+@pytest.fixture
+def tenant(test_tenants: dict[str, Tenant], db: None) -> Iterator[Tenant]:  # noqa: ARG001
+    """The tenant under test, with the connection in its schema."""
+    current = test_tenants["test_shop_a"]
+    connection.set_tenant(current)
+    yield current
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def other_tenant(test_tenants: dict[str, Tenant]) -> Tenant:
+    return test_tenants["test_shop_b"]
+
+
+def truncate_tenant_tables(tenant: Tenant) -> None:
+    connection.set_tenant(tenant)
+    tables = [
+        table
+        for table in connection.introspection.table_names()
+        if table.startswith(_TENANT_TABLE_APPS)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"TRUNCATE {', '.join(f'{tenant.schema_name}.{t}' for t in tables)} "
+            "RESTART IDENTITY CASCADE"
+        )
+
+
+@pytest.fixture
+def live_tenant(test_tenants: dict[str, Tenant], django_db_blocker) -> Iterator[Tenant]:
+    """The tenant under test with autocommit: rows are visible to other connections."""
+    current = test_tenants["test_shop_a"]
+    with django_db_blocker.unblock():
+        connection.set_tenant(current)
+        try:
+            yield current
+        finally:
+            for schema_tenant in test_tenants.values():
+                truncate_tenant_tables(schema_tenant)
+            connection.set_schema_to_public()
+
+
+def tenant_host(tenant: Tenant) -> str:
+    return tenant.domains.get(is_primary=True).domain
+
+
+@pytest.fixture
+def member(tenant: Tenant):
+    """A user who is a member (role member) of `tenant`."""
+    user = UserFactory()
+    MembershipFactory(user=user, tenant=tenant)
+    return user
+
+
+@pytest.fixture
+def api_client(tenant: Tenant, member) -> APIClient:
+    """An API client authenticated as `member`, addressed to `tenant`'s host."""
+    client = APIClient(HTTP_HOST=tenant_host(tenant))
+    token, _ = Token.objects.get_or_create(user=member)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
