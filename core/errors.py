@@ -105,3 +105,16 @@ class MarketplaceAuthError(PermanentMarketplaceError):
     """The connection needs re-authorisation (refresh failed or no credentials)."""
 
     code = ErrorCode.MARKETPLACE_AUTH
+
+
+class JobDeferred(ApplicationError):
+    """Not a failure: the job cannot run now (the tenant's Vinted extension is offline, or the
+    tenant's own rate budget is spent). It waits, consuming no attempt."""
+
+    code = ErrorCode.ERROR
+    http_status = 409
+
+    def __init__(self, reason: str, *, delay_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay_s = delay_s

@@ -7,7 +7,8 @@ such as a Celery worker or a second connection, must see it); it truncates the t
 afterwards.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -83,6 +84,28 @@ def tenant_host(tenant: Tenant) -> str:
     return tenant.domains.get(is_primary=True).domain
 
 
+class TenantAPIClient(APIClient):
+    """Puts the connection back in the test's schema after each request: the middleware leaves
+    it in the schema of the host it served, which would silently re-scope the test's next
+    queries (in production every request starts from `public`)."""
+
+    def request(self, **kwargs: Any) -> Any:
+        previous = connection.tenant
+        try:
+            return super().request(**kwargs)
+        finally:
+            connection.set_tenant(previous)
+
+
+def client_for(*, host: str, user=None) -> TenantAPIClient:
+    """A client addressed to `host`, authenticated with `user`'s token when given."""
+    client = TenantAPIClient(HTTP_HOST=host)
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
 @pytest.fixture
 def member(tenant: Tenant):
     """A user who is a member (role member) of `tenant`."""
@@ -94,7 +117,10 @@ def member(tenant: Tenant):
 @pytest.fixture
 def api_client(tenant: Tenant, member) -> APIClient:
     """An API client authenticated as `member`, addressed to `tenant`'s host."""
-    client = APIClient(HTTP_HOST=tenant_host(tenant))
-    token, _ = Token.objects.get_or_create(user=member)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
+    return client_for(host=tenant_host(tenant), user=member)
+
+
+@pytest.fixture
+def make_client(db: None) -> Callable[..., TenantAPIClient]:  # noqa: ARG001
+    """Build clients for other hosts and users: `make_client(host=..., user=...)`."""
+    return client_for

@@ -22,3 +22,20 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=660)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Beat: every minute, per tenant with work, expire, recover and re-dispatch; a full pass over
+# every tenant every 30 minutes rebuilds the "tenants with work" set. Entries expire so a backlog
+# of sweeps never piles up behind a slow one.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-tenants-with-work": {
+        "task": "marketplace.sweep",
+        "schedule": env.float("RELIST_SWEEP_INTERVAL_S", default=60.0),
+        "options": {"queue": "maintenance", "expires": 50},
+    },
+    "sweep-all-tenants": {
+        "task": "marketplace.sweep",
+        "schedule": 1800.0,
+        "kwargs": {"full": True},
+        "options": {"queue": "maintenance", "expires": 1700},
+    },
+}

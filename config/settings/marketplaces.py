@@ -37,3 +37,10 @@ MARKETPLACE_RATE_LIMITS = {
 VINTED_MIN_SPACING_S = env.float("VINTED_MIN_SPACING_S", default=1.0)
 VINTED_SPACING_JITTER_S = env.float("VINTED_SPACING_JITTER_S", default=1.5)
 VINTED_ACK_TIMEOUT_S = env.float("VINTED_ACK_TIMEOUT_S", default=5.0)
+
+# Retry backoff: uniform(0, min(cap, scale * 2**attempts)) seconds, full jitter:
+# https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
+RELIST_RETRY_BACKOFF_SCALE_S = env.float("RELIST_RETRY_BACKOFF_SCALE_S", default=1.0)
+RELIST_RETRY_BACKOFF_CAP_S = env.float("RELIST_RETRY_BACKOFF_CAP_S", default=600.0)
+# A running job whose heartbeat is older than this lost its worker (beat recovers it).
+RELIST_STALE_HEARTBEAT_S = env.float("RELIST_STALE_HEARTBEAT_S", default=120.0)

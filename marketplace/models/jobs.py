@@ -145,7 +145,7 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
         names = {t.name for t in self.get_available_status_transitions()}  # type: ignore[attr-defined]
         return [action for action in USER_ACTIONS if action in names]
 
-    # --- transitions: one per row of DESIGN §2; they set fields only ----------------------
+    # --- transitions: one per row of DESIGN §2; they set fields only (all take `now`) -----
 
     @transition(field=status, source=S.PENDING, target=S.RUNNING)
     def claim(self, *, now: datetime) -> None:
@@ -163,7 +163,9 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
         self.error_message = ""
 
     @transition(field=status, source=S.RUNNING, target=S.PENDING)
-    def defer_retry(self, *, next_attempt_at: datetime, error_code: str, message: str) -> None:
+    def defer_retry(
+        self, *, now: datetime, next_attempt_at: datetime, error_code: str, message: str
+    ) -> None:
         """A retryable failure with attempts left; the attempt stays counted."""
         self.next_attempt_at = next_attempt_at
         self.error_code = error_code
@@ -171,7 +173,7 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
         self.status_reason = f"Retrying after: {message}"
 
     @transition(field=status, source=S.RUNNING, target=S.PENDING)
-    def defer(self, *, next_attempt_at: datetime | None, reason: str) -> None:
+    def defer(self, *, now: datetime, next_attempt_at: datetime | None, reason: str) -> None:
         """Not a failure (extension offline, own rate limit): the attempt is given back."""
         self.attempts = max(self.attempts - 1, 0)
         self.next_attempt_at = next_attempt_at
@@ -184,12 +186,12 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
         self.error_message = message
 
     @transition(field=status, source=[S.PENDING, S.RUNNING], target=S.PAUSED)
-    def pause(self) -> None:
+    def pause(self, *, now: datetime) -> None:
         self.pause_requested = False
         self.status_reason = ""
 
     @transition(field=status, source=S.PAUSED, target=S.PENDING)
-    def resume(self, *, expires_at: datetime) -> None:
+    def resume(self, *, now: datetime, expires_at: datetime) -> None:
         self.next_attempt_at = None
         self.status_reason = ""
         self.expires_at = max(self.expires_at, expires_at)
@@ -208,7 +210,7 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
         self.error_message = "The job expired before it could run."
 
     @transition(field=status, source=[S.FAILED, S.EXPIRED], target=S.PENDING)
-    def retry(self, *, expires_at: datetime) -> None:
+    def retry(self, *, now: datetime, expires_at: datetime) -> None:
         """An explicit retry: attempts restart, succeeded steps are kept."""
         self.attempts = 0
         self.next_attempt_at = None

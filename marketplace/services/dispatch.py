@@ -33,6 +33,11 @@ def jobs_enqueue(jobs: Iterable[MarketplaceJob]) -> int:
     for job in jobs:
         job_enqueue(job_id=job.pk, marketplace=job.marketplace, priority=job.priority)
         sent += 1
+    if sent:
+        # Lets beat visit only the tenants that have work.
+        from marketplace.services.sweep import tenant_mark_active  # noqa: PLC0415 - cycle
+
+        tenant_mark_active(connection.schema_name)
     return sent
 
 

@@ -33,12 +33,15 @@ def backoff_delay(*, attempts: int, retry_after: float | None = None) -> float:
     return min(delay, BACKOFF_CAP_S)
 
 
-def job_claim(*, job_id: int, now: datetime | None = None) -> MarketplaceJob | None:
+def job_claim(
+    *, job_id: int, now: datetime | None = None, loaded: MarketplaceJob | None = None
+) -> MarketplaceJob | None:
     """Compare-and-set pending → running. None when the message is stale (the job is not
-    pending, not yet due, or another worker won); an overdue job is expired instead."""
+    pending, not yet due, or another worker won); an overdue job is expired instead.
+    `loaded` is the row as the caller just read it, to save a query."""
     now = now or timezone.now()
-    job = (
-        MarketplaceJob.objects.select_related("action_type", "batch")
+    job = loaded or (
+        MarketplaceJob.objects.select_related("action_type")
         .filter(pk=job_id, status=JobStatus.PENDING)
         .first()
     )
@@ -158,14 +161,12 @@ def job_stop_if_requested(*, job: MarketplaceJob) -> bool:
         return False
     with transaction.atomic():
         name = "cancel" if cancel else "pause"
-        kwargs: dict[str, Any] = {"now": now} if cancel else {}
         job_transition(
             job=job,
             name=name,
             actor=EventActor.WORKER,
             now=now,
             reason=f"{name} requested; stopped at a step boundary",
-            **kwargs,
         )
     return True
 

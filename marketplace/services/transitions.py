@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
@@ -19,6 +20,9 @@ from marketplace.models.jobs import TRANSITION_UPDATE_FIELDS
 from marketplace.states import EventActor, JobStatus
 
 logger = logging.getLogger(__name__)
+
+# Transitions that keep the event's reason on the job, as the visible status_reason.
+_REASON_IS_STATUS_REASON = frozenset({"defer"})
 
 
 def transition_sources(name: str) -> list[str]:
@@ -54,13 +58,21 @@ def job_transition(
 ) -> MarketplaceJob:
     """Apply transition `name`; the caller owns the transaction."""
     from_status = job.status
+    if name in _REASON_IS_STATUS_REASON:
+        kwargs["reason"] = reason
     try:
-        getattr(job, name)(**kwargs)
+        getattr(job, name)(now=now, **kwargs)
     except TransitionNotAllowed:
         raise invalid_transition(job, name) from None
+    already_doomed = connection.needs_rollback
     try:
         job.save(update_fields=TRANSITION_UPDATE_FIELDS[name])
     except ConcurrentTransition:
+        # The compare-and-set matched no row, so nothing was written; Django still marks the
+        # caller's atomic block for rollback because an exception crossed save(). Lift that
+        # mark (when it is ours) so the current status can be read and the caller can go on.
+        if connection.in_atomic_block and not already_doomed:
+            transaction.set_rollback(False)
         job.refresh_from_db()
         raise invalid_transition(job, name) from None
     JobEvent.objects.create(

@@ -1,0 +1,75 @@
+"""The handler contract.
+
+A handler turns one job into ordered steps (`plan`) and performs one step at a time (`run_step`).
+The runner persists the plan once, commits each step's result, and on a retry re-runs only the
+steps that did not succeed. Results of earlier steps are available to later ones by step name.
+
+Handlers raise the engine's error classes (core.errors): TransientMarketplaceError (retry with
+backoff), PermanentMarketplaceError (fail now), Deferral (wait, no attempt consumed).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from marketplace.models import Listing, MarketplaceJob, Product
+from marketplace.states import TaskType
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    name: str
+    description: str
+    task_type: TaskType = TaskType.DIRECT_HTTP
+    payload: dict[str, Any] = field(default_factory=dict)
+    http_method: str = ""
+    http_path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepInput:
+    """What a handler gets for one step: the step's plan, how many times it was started
+    (more than 1 means an earlier attempt may have reached the marketplace: reconcile before
+    repeating a create), and the results of the steps before it, by name."""
+
+    name: str
+    position: int
+    payload: dict[str, Any]
+    attempts: int
+    previous: dict[str, dict[str, Any]]
+
+    @property
+    def maybe_applied_before(self) -> bool:
+        return self.attempts > 1
+
+
+@dataclass(slots=True)
+class JobContext:
+    job: MarketplaceJob
+    tenant_schema: str
+    product: Product | None = None
+    listing: Listing | None = None
+    image_urls: list[str] = field(default_factory=list)
+
+    def require_product(self) -> Product:
+        from core.errors import PermanentMarketplaceError  # noqa: PLC0415 - avoids a cycle
+
+        if self.product is None:
+            raise PermanentMarketplaceError(
+                "The product of this job no longer exists.", details={"job_id": self.job.pk}
+            )
+        return self.product
+
+
+class Handler(Protocol):
+    marketplace: ClassVar[str]
+    action: ClassVar[str]
+
+    def plan(self, ctx: JobContext) -> list[StepPlan]:
+        """The ordered steps of this job, decided once, before the first step runs."""
+
+    def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
+        """Perform one step; return its result (JSON). Raise the engine's errors on failure."""
+
+    def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Persist the outcome (listing, orders) in the completion transaction; return the
+        job's result_data."""

@@ -1,0 +1,1 @@
+"""Etsy handlers (being written)."""

@@ -1,0 +1,154 @@
+"""The HTTP client every direct marketplace (eBay, Etsy) builds on.
+
+It owns what is common to both: a keep-alive session per thread, timeouts, the shared rate limit,
+the error classes of DESIGN §3 (5xx/408/429/network → transient; other 4xx → permanent, with the
+marketplace's own message) and "a 401 refreshes the token once and repeats the call"."""
+
+import email.utils
+import threading
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
+
+import requests
+from django.conf import settings
+
+from core.errors import (
+    MarketplaceAuthError,
+    PermanentMarketplaceError,
+    TransientMarketplaceError,
+)
+
+RETRYABLE_STATUSES = frozenset({408, 429})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_sessions = threading.local()
+
+
+class Credentials(Protocol):
+    def access_token(self) -> str: ...
+
+    def refresh(self, *, stale_token: str) -> str: ...
+
+
+class RateLimiter(Protocol):
+    def acquire(self) -> None: ...
+
+
+def session_for(base_url: str) -> requests.Session:
+    """One pooled keep-alive session per thread and host (requests.Session is not
+    thread-safe: https://github.com/psf/requests/issues/2766)."""
+    cache: dict[str, requests.Session] = getattr(_sessions, "by_base", None) or {}
+    _sessions.by_base = cache
+    if base_url not in cache:
+        cache[base_url] = requests.Session()
+    return cache[base_url]
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max((parsed - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+class MarketplaceHttpClient:
+    marketplace: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: Credentials,
+        rate_limiter: RateLimiter | None = None,
+        timeout: tuple[float, float] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.rate_limiter = rate_limiter
+        self.timeout = timeout or settings.MARKETPLACE_HTTP_TIMEOUT
+
+    # --- per marketplace -------------------------------------------------------------------
+
+    def auth_headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def error_message(self, response: requests.Response) -> str:
+        return response.text[:500] or response.reason
+
+    # --- shared ----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one call; a 401 refreshes the token once and repeats it."""
+        token = self.credentials.access_token()
+        response = self._send(method, path, token=token, headers=headers, **kwargs)
+        if response.status_code == 401:
+            token = self.credentials.refresh(stale_token=token)
+            response = self._send(method, path, token=token, headers=headers, **kwargs)
+            if response.status_code == 401:
+                raise MarketplaceAuthError(
+                    f"{self.marketplace} refused the refreshed token: "
+                    f"{self.error_message(response)}",
+                    status=401,
+                )
+        return self.checked(response, method=method, path=path)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = self.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return {}
+        return response.json()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str,
+        headers: dict[str, str] | None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        if self.rate_limiter is not None:
+            self.rate_limiter.acquire()
+        all_headers = {**self.auth_headers(token), **(headers or {})}
+        url = f"{self.base_url}{path}"
+        try:
+            return session_for(self.base_url).request(
+                method, url, headers=all_headers, timeout=self.timeout, **kwargs
+            )
+        except (requests.ConnectionError, requests.Timeout) as error:
+            # A write whose answer was lost may have been applied: the caller reconciles.
+            raise TransientMarketplaceError(
+                f"{self.marketplace} {method} {path}: {type(error).__name__}",
+                ambiguous=method not in SAFE_METHODS,
+            ) from error
+
+    def checked(self, response: requests.Response, *, method: str, path: str) -> requests.Response:
+        status = response.status_code
+        if status < 400:
+            return response
+        message = f"{self.marketplace} {method} {path} → {status}: {self.error_message(response)}"
+        if status >= 500 or status in RETRYABLE_STATUSES:
+            raise TransientMarketplaceError(
+                message,
+                status=status,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            )
+        raise PermanentMarketplaceError(message, status=status, details=_safe_json(response))
+
+
+def _safe_json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {"body": body}

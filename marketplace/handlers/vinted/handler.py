@@ -1,0 +1,1 @@
+"""Vinted handlers (being written)."""

@@ -1,0 +1,138 @@
+"""Per-tenant marketplace credentials: reading, storing and refreshing OAuth tokens.
+
+Refreshes are serialised per connection with a row lock, because Etsy rotates the refresh token
+on every refresh: two workers refreshing with the same token would make the second fail and
+wrongly mark the connection as needing re-authorisation."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import MarketplaceAuthError
+from marketplace.models import MarketplaceConnection
+from marketplace.models.connections import ConnectionStatus
+
+logger = logging.getLogger(__name__)
+
+# Refresh a little before expiry so a call never starts with a token about to lapse.
+EXPIRY_MARGIN = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    access_token: str
+    expires_in: int
+    refresh_token: str | None = None
+    refresh_token_expires_in: int | None = None
+    scopes: tuple[str, ...] = ()
+
+
+Refresher = Callable[[str], TokenGrant]
+
+
+def connection_store(
+    *, marketplace: str, grant: TokenGrant, account_id: str = ""
+) -> MarketplaceConnection:
+    """Save the tokens of a fresh authorisation (OAuth callback, tests, demo)."""
+    now = timezone.now()
+    defaults = {
+        "status": ConnectionStatus.CONNECTED,
+        "status_reason": "",
+        "access_token": grant.access_token,
+        "access_token_expires_at": now + timedelta(seconds=grant.expires_in),
+        "refresh_token": grant.refresh_token or "",
+        "refresh_token_expires_at": (
+            now + timedelta(seconds=grant.refresh_token_expires_in)
+            if grant.refresh_token_expires_in
+            else None
+        ),
+        "scopes": list(grant.scopes),
+        "account_id": account_id,
+    }
+    connection, _ = MarketplaceConnection.objects.update_or_create(
+        marketplace=marketplace, defaults=defaults
+    )
+    return connection
+
+
+def connection_get_usable(*, marketplace: str) -> MarketplaceConnection:
+    connection = MarketplaceConnection.objects.filter(marketplace=marketplace).first()
+    if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
+        raise MarketplaceAuthError(
+            f"No {marketplace} account is connected to this shop.",
+            details={"marketplace": marketplace},
+        )
+    if connection.status == ConnectionStatus.NEEDS_REAUTH:
+        raise MarketplaceAuthError(
+            f"The {marketplace} connection needs re-authorisation: {connection.status_reason}",
+            details={"marketplace": marketplace},
+        )
+    return connection
+
+
+class ConnectionCredentials:
+    """The Credentials a marketplace client uses for one job."""
+
+    def __init__(self, *, marketplace: str, refresher: Refresher) -> None:
+        self.marketplace = marketplace
+        self.refresher = refresher
+        self._token: str | None = None
+
+    def access_token(self) -> str:
+        if self._token is None:
+            connection = connection_get_usable(marketplace=self.marketplace)
+            expires_at = connection.access_token_expires_at
+            if expires_at is not None and expires_at - EXPIRY_MARGIN <= timezone.now():
+                return self.refresh(stale_token=connection.access_token)
+            self._token = connection.access_token
+        return self._token
+
+    def refresh(self, *, stale_token: str) -> str:
+        failure: MarketplaceAuthError | None = None
+        with transaction.atomic():
+            connection = MarketplaceConnection.objects.select_for_update().get(
+                marketplace=self.marketplace
+            )
+            if connection.access_token != stale_token:
+                self._token = connection.access_token  # another worker refreshed it
+                return self._token
+            try:
+                grant = self.refresher(connection.refresh_token)
+            except MarketplaceAuthError as error:
+                failure = error
+            else:
+                self._save_grant(connection, grant)
+                self._token = grant.access_token
+                logger.info("connection.refreshed", extra={"marketplace": self.marketplace})
+                return self._token
+        connection_mark_needs_reauth(marketplace=self.marketplace, reason=failure.message)
+        raise failure
+
+    @staticmethod
+    def _save_grant(connection: MarketplaceConnection, grant: TokenGrant) -> None:
+        now = timezone.now()
+        connection.access_token = grant.access_token
+        connection.access_token_expires_at = now + timedelta(seconds=grant.expires_in)
+        fields = ["access_token", "access_token_expires_at", "updated_at"]
+        if grant.refresh_token:
+            connection.refresh_token = grant.refresh_token
+            fields.append("refresh_token")
+            if grant.refresh_token_expires_in:
+                connection.refresh_token_expires_at = now + timedelta(
+                    seconds=grant.refresh_token_expires_in
+                )
+                fields.append("refresh_token_expires_at")
+        connection.save(update_fields=fields)
+
+
+def connection_mark_needs_reauth(*, marketplace: str, reason: str) -> None:
+    MarketplaceConnection.objects.filter(marketplace=marketplace).update(
+        status=ConnectionStatus.NEEDS_REAUTH,
+        status_reason=reason[:300],
+        updated_at=timezone.now(),
+    )
+    logger.warning("connection.needs_reauth", extra={"marketplace": marketplace})
