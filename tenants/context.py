@@ -27,13 +27,14 @@ def tenant_context(schema_name: str) -> Iterator[Tenant]:
     """Switch the connection to `schema_name` for the block, restoring the previous one after."""
     previous = connection.tenant if hasattr(connection, "tenant") else None
     connection.set_schema_to_public()
-    tenant = tenant_get(schema_name=schema_name)
-    if not schema_exists(schema_name):
-        raise TenantUnavailable(
-            f"The schema of tenant {schema_name!r} is missing.", details={"tenant": schema_name}
-        )
-    connection.set_tenant(tenant)
     try:
+        tenant = tenant_get(schema_name=schema_name)
+        if not schema_exists(schema_name):
+            raise TenantUnavailable(
+                f"The schema of tenant {schema_name!r} is missing.",
+                details={"tenant": schema_name},
+            )
+        connection.set_tenant(tenant)
         yield tenant
     finally:
         if previous is None or previous.schema_name == get_public_schema_name():

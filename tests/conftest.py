@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import setup_databases, teardown_databases
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from tenants.models import Domain, Tenant
 from tenants.services import tenant_provision
 from tests.factories.tenants import MembershipFactory, UserFactory
@@ -33,13 +35,26 @@ def _provisioned(schema_name: str, domain: str) -> Tenant:
 
 
 @pytest.fixture(scope="session")
-def test_tenants(django_db_setup, django_db_blocker) -> dict[str, Tenant]:  # noqa: ARG001
+def django_db_setup(request, django_test_environment, django_db_blocker):
+    """Always create the test database. pytest-django creates it only when a collected test asks
+    for `db`; integration tests use committed data (`live_tenant`) instead, and must never fall
+    back to the development database."""
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=verbosity, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=verbosity)
+
+
+@pytest.fixture(scope="session")
+def test_tenants(django_db_setup, django_db_blocker) -> dict[str, Tenant]:
     with django_db_blocker.unblock():
         return {schema: _provisioned(schema, domain) for schema, domain in TENANT_SCHEMAS.items()}
 
 
 @pytest.fixture
-def tenant(test_tenants: dict[str, Tenant], db: None) -> Iterator[Tenant]:  # noqa: ARG001
+def tenant(test_tenants: dict[str, Tenant], db: None) -> Iterator[Tenant]:
     """The tenant under test, with the connection in its schema."""
     current = test_tenants["test_shop_a"]
     connection.set_tenant(current)
@@ -78,6 +93,20 @@ def live_tenant(test_tenants: dict[str, Tenant], django_db_blocker) -> Iterator[
             for schema_tenant in test_tenants.values():
                 truncate_tenant_tables(schema_tenant)
             connection.set_schema_to_public()
+
+
+@pytest.fixture
+def no_broker(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Celery messages are recorded instead of sent: with committed data, a worker outside the
+    test (the integration suite's session worker, say) would otherwise race the test's own
+    calls. Yields the (task name, args) sent."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(name: str, args: Any = None, **kwargs: Any) -> None:
+        sent.append((name, args))
+
+    monkeypatch.setattr(celery_app, "send_task", record)
+    return sent
 
 
 def tenant_host(tenant: Tenant) -> str:
@@ -121,6 +150,6 @@ def api_client(tenant: Tenant, member) -> APIClient:
 
 
 @pytest.fixture
-def make_client(db: None) -> Callable[..., TenantAPIClient]:  # noqa: ARG001
+def make_client(db: None) -> Callable[..., TenantAPIClient]:
     """Build clients for other hosts and users: `make_client(host=..., user=...)`."""
     return client_for

@@ -66,9 +66,7 @@ class JobSerializer(serializers.ModelSerializer):
 class JobDetailSerializer(JobSerializer):
     tasks = TaskSerializer(many=True, read_only=True)
     events = EventSerializer(many=True, read_only=True)
-    allowed_actions = serializers.ListField(
-        child=serializers.CharField(), source="allowed_actions", read_only=True
-    )
+    allowed_actions = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta(JobSerializer.Meta):
         fields = (*JobSerializer.Meta.fields, "allowed_actions", "tasks", "events")

@@ -141,6 +141,24 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
     def is_terminal(self) -> bool:
         return self.status in {S.COMPLETED, S.FAILED, S.CANCELLED, S.EXPIRED}
 
+    def refresh_from_db(
+        self,
+        using: str | None = None,
+        fields: Any = None,
+        from_queryset: Any = None,
+    ) -> None:
+        """Reload without lifting the status field's protection. django-fsm-2 lifts it on the
+        field object, which all threads share: in a thread-pool worker, one thread restoring it
+        made another thread's refresh raise AttributeError. Forgetting this instance's status
+        instead lets the descriptor load it, as for a row read fresh."""
+        if fields is None:  # every loaded field, as Django would (deferred ones stay deferred)
+            self._prefetched_objects_cache = {}
+            fields = [f.attname for f in self._meta.concrete_fields if f.attname in self.__dict__]
+        if "status" in fields:
+            self.__dict__.pop("status", None)
+        models.Model.refresh_from_db(self, using=using, fields=fields, from_queryset=from_queryset)
+        self._update_initial_state()  # what ConcurrentTransitionMixin does after a refresh
+
     def allowed_actions(self) -> list[str]:
         names = {t.name for t in self.get_available_status_transitions()}  # type: ignore[attr-defined]
         return [action for action in USER_ACTIONS if action in names]

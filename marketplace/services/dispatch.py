@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import partial
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from config.celery import app
 from core.queues import queue_for_job
@@ -30,8 +31,15 @@ def job_enqueue(
 
 def jobs_enqueue(jobs: Iterable[MarketplaceJob]) -> int:
     sent = 0
+    now = timezone.now()
     for job in jobs:
-        job_enqueue(job_id=job.pk, marketplace=job.marketplace, priority=job.priority)
+        due = job.next_attempt_at
+        job_enqueue(
+            job_id=job.pk,
+            marketplace=job.marketplace,
+            priority=job.priority,
+            eta=due if due is not None and due > now else None,
+        )
         sent += 1
     if sent:
         # Lets beat visit only the tenants that have work.
@@ -44,7 +52,12 @@ def jobs_enqueue(jobs: Iterable[MarketplaceJob]) -> int:
 def jobs_enqueue_on_commit(jobs: Iterable[MarketplaceJob]) -> None:
     """Enqueue once the surrounding transaction commits (never for a rolled-back job)."""
     snapshot = [
-        MarketplaceJob(pk=job.pk, marketplace=job.marketplace, priority=job.priority)
+        MarketplaceJob(
+            pk=job.pk,
+            marketplace=job.marketplace,
+            priority=job.priority,
+            next_attempt_at=job.next_attempt_at,
+        )
         for job in jobs
     ]
     transaction.on_commit(partial(_enqueue_in_schema, connection.schema_name, snapshot))

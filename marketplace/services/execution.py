@@ -195,6 +195,8 @@ def jobs_recover_stale(*, stale_after: timedelta, now: datetime | None = None) -
                 message="The worker running this job stopped responding.",
                 actor=EventActor.BEAT,
             )
+            if locked.status == JobStatus.PENDING:
+                jobs_enqueue_on_commit([locked])
             recovered += 1
     return recovered
 
@@ -216,7 +218,7 @@ def jobs_dispatch_due(
             Q(next_attempt_at__lte=now - grace)
             | Q(next_attempt_at__isnull=True, updated_at__lte=now - lost_after)
         )
-        .only("pk", "marketplace", "priority")
+        .only("pk", "marketplace", "priority", "next_attempt_at")
         .order_by("priority", "pk")[:limit]
     )
     if not due:

@@ -1,0 +1,108 @@
+"""Integration fixtures: the sandboxes on loopback, and a real Celery worker process on the test
+database and broker. Data must be committed for the worker to see it: tests use `live_tenant`."""
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import connection
+
+from marketplace.models import MarketplaceJob
+from marketplace.services.connections import TokenGrant, connection_store
+from marketplace.services.ratelimit import redis_client
+from marketplace.states import TERMINAL_JOB_STATUSES
+from sandbox.ebay.server import EbaySandbox
+from sandbox.etsy.server import EtsySandbox
+from tests.integration.workers import WorkerProcess, purge_broker, worker_environment
+
+
+@pytest.fixture(scope="session")
+def ebay_server() -> Iterator[EbaySandbox]:
+    with EbaySandbox(seed=7) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def etsy_server() -> Iterator[EtsySandbox]:
+    with EtsySandbox(seed=7) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def worker_env(ebay_server: EbaySandbox, etsy_server: EtsySandbox, test_tenants) -> dict[str, str]:
+    return worker_environment(
+        {
+            "EBAY_API_BASE_URL": ebay_server.base_url,
+            "ETSY_API_BASE_URL": etsy_server.base_url,
+            "ETSY_TOKEN_URL": etsy_server.token_url,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def celery_worker(worker_env: dict[str, str], django_db_blocker) -> Iterator[WorkerProcess]:
+    with django_db_blocker.unblock():
+        purge_broker()
+    worker = WorkerProcess(worker_env, name="session")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def ebay(ebay_server: EbaySandbox, live_tenant) -> Iterator[EbaySandbox]:
+    """The eBay sandbox, emptied, with the live tenant connected to it."""
+    ebay_server.reset()
+    tokens = ebay_server.issue_tokens()
+    connection_store(
+        marketplace="ebay",
+        grant=TokenGrant(
+            access_token=tokens["access_token"],
+            expires_in=tokens["expires_in"],
+            refresh_token=tokens["refresh_token"],
+            refresh_token_expires_in=tokens["refresh_token_expires_in"],
+        ),
+    )
+    yield ebay_server
+    ebay_server.reset()
+
+
+@pytest.fixture
+def etsy(etsy_server: EtsySandbox, live_tenant) -> Iterator[EtsySandbox]:
+    """The Etsy sandbox, emptied, with the live tenant's shop connected to it."""
+    etsy_server.reset()
+    # The Etsy budget counts calls per day in Redis: a day of test runs must not spend it.
+    budget_keys = list(
+        redis_client().scan_iter(f"relist:ratelimit:{live_tenant.schema_name}:etsy*")
+    )
+    if budget_keys:
+        redis_client().delete(*budget_keys)
+    tokens = etsy_server.issue_tokens()
+    connection_store(
+        marketplace="etsy",
+        grant=TokenGrant(
+            access_token=tokens["access_token"],
+            expires_in=tokens["expires_in"],
+            refresh_token=tokens["refresh_token"],
+        ),
+        account_id=str(tokens["shop_id"]),
+    )
+    yield etsy_server
+    etsy_server.reset()
+
+
+def wait_for(predicate: Callable[[], bool], *, timeout: float = 20.0, every: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def wait_terminal(job_id: int, *, timeout: float = 20.0) -> MarketplaceJob:
+    def done() -> bool:
+        connection.close_if_unusable_or_obsolete()
+        return MarketplaceJob.objects.filter(pk=job_id, status__in=TERMINAL_JOB_STATUSES).exists()
+
+    wait_for(done, timeout=timeout)
+    return MarketplaceJob.objects.get(pk=job_id)

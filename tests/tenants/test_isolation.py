@@ -1,0 +1,95 @@
+"""One schema per shop: rows made in one tenant are invisible from another, and tenant_context
+fails loudly (never falling back to `public`) when the tenant or its schema is missing."""
+
+import pytest
+from django.db import connection
+
+from batches.models import BatchJob
+from core.errors import TenantNotFound, TenantUnavailable
+from marketplace.models import JobEvent, MarketplaceJob, Product
+from tenants.context import tenant_context
+from tests.factories.marketplace import make_batch, make_job_in
+from tests.factories.tenants import TenantFactory
+
+
+def test_rows_of_one_tenant_are_invisible_from_another(tenant, other_tenant):
+    # given a product, a batch, a job and its events made in tenant A
+    with tenant_context(tenant.schema_name):
+        batch = make_batch(products=2)
+        job = make_job_in("running")
+
+    # when tenant B's tables are read
+    with tenant_context(other_tenant.schema_name):
+        seen_from_b = (
+            Product.objects.count(),
+            BatchJob.objects.count(),
+            MarketplaceJob.objects.count(),
+            JobEvent.objects.count(),
+            MarketplaceJob.objects.filter(pk=job.pk).exists(),
+        )
+
+    # then B sees none of them, while A still sees all of them
+    assert seen_from_b == (0, 0, 0, 0, False)
+    with tenant_context(tenant.schema_name):
+        assert (Product.objects.count(), BatchJob.objects.count()) == (3, 1)
+        assert MarketplaceJob.objects.filter(batch=batch).count() == 2
+        assert JobEvent.objects.filter(job_id=job.pk).count() == 1
+
+
+def test_same_ids_in_two_tenants_are_different_rows(tenant, other_tenant):
+    # given a job in A and a job in B (each schema has its own id sequence)
+    with tenant_context(tenant.schema_name):
+        job_a = make_job_in("paused")
+    with tenant_context(other_tenant.schema_name):
+        job_b = make_job_in("pending")
+
+    # when each tenant reads its own job
+    with tenant_context(tenant.schema_name):
+        status_a = MarketplaceJob.objects.get(pk=job_a.pk).status
+    with tenant_context(other_tenant.schema_name):
+        status_b = MarketplaceJob.objects.get(pk=job_b.pk).status
+
+    # then each gets its own row
+    assert (status_a, status_b) == ("paused", "pending")
+
+
+def test_tenant_context_restores_the_previous_schema(tenant, other_tenant):
+    # given the connection in tenant A
+    assert connection.schema_name == tenant.schema_name
+
+    # when a block runs in B, and another one in B raises
+    with tenant_context(other_tenant.schema_name) as entered:
+        inside = connection.schema_name
+    with pytest.raises(RuntimeError), tenant_context(other_tenant.schema_name):
+        raise RuntimeError("boom")
+
+    # then the blocks ran in B, and the connection is back in A after each
+    assert (entered.pk, inside) == (other_tenant.pk, other_tenant.schema_name)
+    assert connection.schema_name == tenant.schema_name
+
+
+@pytest.mark.parametrize("schema_name", ["no_such_shop", "public"], ids=["unknown", "public"])
+def test_tenant_context_on_a_schema_that_is_no_tenant_raises(tenant, schema_name):
+    # given the connection in tenant A
+    # when a block asks for a schema that is not a tenant
+    with pytest.raises(TenantNotFound) as raised, tenant_context(schema_name):
+        pytest.fail("the block must not run")
+
+    # then it fails loudly (404 code), and the connection stays in A, not in public
+    assert (raised.value.code, raised.value.http_status) == ("tenant_not_found", 404)
+    assert raised.value.details == {"tenant": schema_name}
+    assert connection.schema_name == tenant.schema_name
+
+
+def test_tenant_context_on_a_tenant_without_schema_raises(tenant):
+    # given a tenant row whose schema does not exist (failed provisioning, dropped schema)
+    orphan = TenantFactory(schema_name="test_orphan_shop")
+
+    # when a block asks for it
+    with pytest.raises(TenantUnavailable) as raised, tenant_context(orphan.schema_name):
+        pytest.fail("the block must not run")
+
+    # then it fails loudly (503 code) instead of reading `public`, and A is restored
+    assert (raised.value.code, raised.value.http_status) == ("tenant_unavailable", 503)
+    assert raised.value.details == {"tenant": "test_orphan_shop"}
+    assert connection.schema_name == tenant.schema_name

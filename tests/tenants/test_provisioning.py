@@ -1,0 +1,195 @@
+"""The provision_tenant and remove_tenant commands. Creating and dropping a schema is DDL that
+outlives any test transaction, so these tests commit (like `live_tenant`) and remove what they
+made at the end, even when they fail."""
+
+import re
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django_tenants.utils import schema_exists
+
+from core.errors import TenantNotFound
+from marketplace.models import MarketplaceJob
+from tenants.context import tenant_context
+from tenants.models import Domain, Membership, MembershipRole, Tenant
+from tenants.services import tenant_delete, tenant_provision
+from tests.factories.marketplace import make_job
+
+SCHEMA = "test_provisioned"
+
+
+@dataclass
+class Leftovers:
+    """What a test made outside any transaction, to remove afterwards."""
+
+    schemas: list[str] = field(default_factory=list)
+    usernames: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def committed(test_tenants, django_db_blocker) -> Iterator[Leftovers]:  # noqa: ARG001
+    """Autocommit in the public schema; drops the schemas and users listed, whatever happens."""
+    leftovers = Leftovers()
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        try:
+            yield leftovers
+        finally:
+            connection.set_schema_to_public()
+            for schema in leftovers.schemas:
+                with suppress(TenantNotFound):
+                    tenant_delete(schema_name=schema)
+                with connection.cursor() as cursor:
+                    cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            get_user_model().objects.filter(username__in=leftovers.usernames).delete()
+
+
+def _tables(schema: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema]
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_provision_then_remove_a_tenant(committed, no_broker):
+    # given a schema name that is free
+    committed.schemas.append(SCHEMA)
+    committed.usernames.append("test-owner")
+    out = StringIO()
+
+    # when the tenant is provisioned with an owner
+    call_command(
+        "provision_tenant",
+        SCHEMA,
+        "--name",
+        "Provisioned shop",
+        "--owner",
+        "test-owner",
+        "--owner-email",
+        "owner@example.com",
+        "--owner-password",
+        "s3cret-pass",
+        stdout=out,
+    )
+
+    # then the schema exists, migrated, with its domain and its owner
+    tenant = Tenant.objects.get(schema_name=SCHEMA)
+    assert schema_exists(SCHEMA)
+    assert {"marketplace_marketplacejob", "batches_batchjob", "django_migrations"} <= _tables(
+        SCHEMA
+    )
+    assert tenant.name == "Provisioned shop"
+    assert list(tenant.domains.values_list("domain", "is_primary")) == [
+        ("test-provisioned.localhost", True)
+    ]
+    owner = Membership.objects.select_related("user").get(tenant=tenant)
+    assert (owner.user.username, owner.user.email, owner.role) == (
+        "test-owner",
+        "owner@example.com",
+        MembershipRole.OWNER,
+    )
+    assert owner.user.check_password("s3cret-pass")
+    assert re.fullmatch(
+        r"Provisioned test_provisioned at test-provisioned\.localhost in \d+\.\d\ds\n",
+        out.getvalue(),
+    )
+    # and the new shop works: a job can be made in it
+    with tenant_context(SCHEMA):
+        job = make_job()
+        assert MarketplaceJob.objects.filter(pk=job.pk).count() == 1
+
+    # when it is removed
+    removed = StringIO()
+    call_command("remove_tenant", SCHEMA, "--yes", stdout=removed)
+
+    # then its schema, row, domain and memberships are gone; the owner's account stays
+    assert not schema_exists(SCHEMA)
+    assert _tables(SCHEMA) == set()
+    assert not Tenant.objects.filter(schema_name=SCHEMA).exists()
+    assert not Domain.objects.filter(domain="test-provisioned.localhost").exists()
+    assert not Membership.objects.filter(user__username="test-owner").exists()
+    assert get_user_model().objects.filter(username="test-owner").exists()
+    assert removed.getvalue() == f"Removed {SCHEMA}\n"
+
+
+def test_remove_without_confirmation_keeps_the_tenant(committed, monkeypatch):
+    # given a provisioned tenant
+    committed.schemas.append(SCHEMA)
+    tenant_provision(schema_name=SCHEMA, name=SCHEMA)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+
+    # when its removal is not confirmed
+    with pytest.raises(CommandError, match="^Aborted.$"):
+        call_command("remove_tenant", SCHEMA)
+
+    # then nothing was dropped
+    assert schema_exists(SCHEMA)
+    assert Tenant.objects.filter(schema_name=SCHEMA).exists()
+
+
+@pytest.mark.parametrize(
+    "schema_name",
+    ["Shop_a", "1shop", "pg_shop", "public", "s", "shop-a", "shop;drop", "a" * 64, ""],
+    ids=[
+        "upper-case",
+        "leading-digit",
+        "pg-prefix",
+        "public",
+        "too-short",
+        "hyphen",
+        "semicolon",
+        "too-long",
+        "empty",
+    ],
+)
+def test_bad_schema_names_are_refused(db, schema_name):
+    # given the tenants that exist
+    tenants_before = list(Tenant.objects.values_list("schema_name", flat=True))
+
+    # when a tenant with a bad schema name is asked for
+    with pytest.raises(CommandError, match="^Schema names are 2-63 lower-case letters"):
+        call_command("provision_tenant", schema_name, stdout=StringIO())
+
+    # then nothing is created
+    assert list(Tenant.objects.values_list("schema_name", flat=True)) == tenants_before
+    assert not schema_exists(schema_name)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["test_shop_a"], "^This tenant exists already."),
+        (["test_fresh_shop", "--domain", "shop-a.test.localhost"], "^This domain is taken."),
+    ],
+    ids=["existing-schema", "taken-domain"],
+)
+def test_duplicates_are_refused(tenant, arguments, message):
+    # given the session's tenants
+    tenants_before = list(Tenant.objects.values_list("schema_name", flat=True))
+
+    # when a tenant or a domain that exists is asked for again
+    with pytest.raises(CommandError, match=message):
+        call_command("provision_tenant", *arguments, stdout=StringIO())
+
+    # then nothing is created
+    assert list(Tenant.objects.values_list("schema_name", flat=True)) == tenants_before
+    assert not schema_exists("test_fresh_shop")
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "message"),
+    [("no_such_shop", "No tenant with schema 'no_such_shop'."), ("public", "The public schema")],
+    ids=["unknown", "public"],
+)
+def test_remove_refuses_what_is_not_a_tenant(db, schema_name, message):
+    # given / when removing a schema that is no tenant / then it is refused
+    with pytest.raises(CommandError, match=f"^{re.escape(message)}"):
+        call_command("remove_tenant", schema_name, "--yes", stdout=StringIO())
+    assert schema_exists("public")
