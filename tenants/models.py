@@ -47,3 +47,30 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.tenant_id}:{self.role}"
+
+
+class ExtensionToken(models.Model):
+    """A revocable credential for one user's Vinted browser extension in one tenant.
+
+    Only a SHA-256 digest is stored; the token itself is shown once, when issued."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="extension_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="extension_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.tenant_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

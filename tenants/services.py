@@ -1,16 +1,19 @@
 """Provisioning and removal of tenants (schema, migrations, domain, owner)."""
 
+import hashlib
 import logging
 import re
+import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
+from django.utils import timezone
 
 from core.errors import ValidationFailed
 from tenants.context import tenant_get
-from tenants.models import Domain, Membership, MembershipRole, Tenant
+from tenants.models import Domain, ExtensionToken, Membership, MembershipRole, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +83,39 @@ def tenant_delete(*, schema_name: str) -> None:
     tenant = tenant_get(schema_name=schema_name)
     tenant.delete(force_drop=True)
     logger.info("tenant.deleted", extra={"tenant": schema_name})
+
+
+def extension_token_issue(
+    *, tenant: Tenant, user: AbstractUser, name: str = ""
+) -> tuple[ExtensionToken, str]:
+    """Issue a token for the user's extension; returns the row and the token (shown once)."""
+    if not Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise ValidationFailed("Only members of the shop can connect an extension.")
+    raw = f"rlx_{secrets.token_urlsafe(32)}"
+    token = ExtensionToken.objects.create(
+        tenant=tenant, user=user, name=name, digest=token_digest(raw), prefix=raw[:12]
+    )
+    return token, raw
+
+
+def extension_token_revoke(*, token: ExtensionToken) -> ExtensionToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def token_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def extension_token_authenticate(*, raw: str) -> ExtensionToken | None:
+    """The active token for `raw`, with its tenant and user; None when unknown or revoked."""
+    token = (
+        ExtensionToken.objects.select_related("tenant", "user")
+        .filter(digest=token_digest(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is not None:
+        ExtensionToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
