@@ -12,3 +12,10 @@ CHANNEL_LAYERS = {
         },
     }
 }
+
+# Extension ids allowed to open the Vinted socket (chrome-extension://<id>); empty = any
+# extension origin (development). Browser pages must come from ALLOWED_HOSTS.
+RELIST_EXTENSION_IDS = env.list("RELIST_EXTENSION_IDS", default=[])
+# Messages larger than this are refused with an error (never truncated). Photos travel as URLs.
+VINTED_MAX_MESSAGE_BYTES = env.int("VINTED_MAX_MESSAGE_BYTES", default=1_048_576)
+VINTED_AUTH_TIMEOUT_S = env.float("VINTED_AUTH_TIMEOUT_S", default=10.0)

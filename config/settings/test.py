@@ -10,6 +10,10 @@ os.environ.setdefault(
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/12")
 os.environ.setdefault("CHANNELS_REDIS_URL", "redis://127.0.0.1:6379/13")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+# Anti-bot pacing off by default in tests (the pacing tests set it themselves).
+os.environ.setdefault("VINTED_MIN_SPACING_S", "0")
+os.environ.setdefault("VINTED_SPACING_JITTER_S", "0")
+os.environ.setdefault("VINTED_ACK_TIMEOUT_S", "2")
 
 from config.settings.base import *  # noqa: F403
 

@@ -227,3 +227,27 @@ def jobs_dispatch_due(
         MarketplaceJob.objects.filter(pk__in=[job.pk for job in due]).update(next_attempt_at=now)
         jobs_enqueue_on_commit(due)
     return len(due)
+
+
+WAITING_FOR_EXTENSION = "Waiting for the Vinted extension to connect."
+
+
+def jobs_wake_waiting(*, marketplace: str) -> int:
+    """An extension connected: send the jobs that were waiting for it, now."""
+    waiting = list(
+        MarketplaceJob.objects.filter(
+            marketplace=marketplace,
+            status=JobStatus.PENDING,
+            status_reason=WAITING_FOR_EXTENSION,
+        ).only("pk", "marketplace", "priority", "next_attempt_at")
+    )
+    if not waiting:
+        return 0
+    with transaction.atomic():
+        MarketplaceJob.objects.filter(pk__in=[job.pk for job in waiting]).update(
+            next_attempt_at=None
+        )
+        for job in waiting:
+            job.next_attempt_at = None
+        jobs_enqueue_on_commit(waiting)
+    return len(waiting)

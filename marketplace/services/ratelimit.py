@@ -5,6 +5,8 @@ slept in the worker; a wait longer than `max_inline_wait` (a spent daily budget)
 which consumes no attempt. Etsy's published budget: 10 requests/s and 10,000/day per app:
 https://developers.etsy.com/documentation/essentials/rate-limits"""
 
+import random
+import secrets
 import time
 from functools import cache
 from typing import Any
@@ -94,3 +96,64 @@ class TokenBucketLimiter:
                     f"The {self.marketplace} rate budget is spent for now.", delay_s=wait_ms / 1000
                 )
             time.sleep(wait_ms / 1000)
+
+
+# Vinted pacing: one command at a time per tenant's extension, and a minimum spacing (plus
+# jitter) between two commands, shared by every worker. KEYS: lock, next-allowed time.
+# ARGV: token, now (ms), lease (ms). Returns 0 when the turn is taken, else the wait in ms.
+_TURN_TAKE = """
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl > 0 then return pttl end
+local next_at = tonumber(redis.call('GET', KEYS[2]) or '0')
+local now = tonumber(ARGV[2])
+if now < next_at then return next_at - now end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 0
+"""
+# ARGV: token, next-allowed time (ms), its expiry (ms).
+_TURN_GIVE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+
+class VintedPacer:
+    """Serialises one tenant's Vinted commands with anti-bot spacing (MARKETPLACES.md §4)."""
+
+    def __init__(self, *, tenant: str, lease_s: float, max_wait_s: float = 30.0) -> None:
+        self.lock_key = f"relist:vinted:turn:{tenant}"
+        self.next_key = f"relist:vinted:next:{tenant}"
+        self.lease_ms = int(lease_s * 1000) + 5000
+        self.max_wait_s = max_wait_s
+
+    def take(self) -> str:
+        take, _ = _turn_scripts()
+        token = secrets.token_hex(8)
+        waited = 0.0
+        while True:
+            wait_ms = take(
+                keys=[self.lock_key, self.next_key],
+                args=[token, int(time.time() * 1000), self.lease_ms],
+            )
+            if wait_ms == 0:
+                return token
+            pause = min(wait_ms / 1000, 0.05)
+            if waited + pause > self.max_wait_s:
+                raise JobDeferred("Another Vinted command of this shop is running.", delay_s=5)
+            time.sleep(pause)
+            waited += pause
+
+    def give(self, token: str) -> None:
+        _, give = _turn_scripts()
+        spacing = settings.VINTED_MIN_SPACING_S + random.uniform(
+            0, settings.VINTED_SPACING_JITTER_S
+        )
+        next_at = int((time.time() + spacing) * 1000)
+        give(keys=[self.lock_key, self.next_key], args=[token, next_at, int(spacing * 1000) + 1])
+
+
+@cache
+def _turn_scripts() -> tuple[Any, Any]:
+    client = redis_client()
+    return client.register_script(_TURN_TAKE), client.register_script(_TURN_GIVE)

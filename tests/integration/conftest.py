@@ -13,6 +13,10 @@ from marketplace.services.ratelimit import redis_client
 from marketplace.states import TERMINAL_JOB_STATUSES
 from sandbox.ebay.server import EbaySandbox
 from sandbox.etsy.server import EtsySandbox
+from sandbox.vinted_extension import ExtensionSimulator
+from tenants.services import extension_token_issue
+from tests.factories.tenants import MembershipFactory, UserFactory
+from tests.integration.servers import AsgiServer
 from tests.integration.workers import WorkerProcess, purge_broker, worker_environment
 
 
@@ -106,3 +110,39 @@ def wait_terminal(job_id: int, *, timeout: float = 20.0) -> MarketplaceJob:
 
     wait_for(done, timeout=timeout)
     return MarketplaceJob.objects.get(pk=job_id)
+
+
+@pytest.fixture(scope="session")
+def asgi_server(worker_env: dict[str, str]) -> Iterator[AsgiServer]:
+    server = AsgiServer(worker_env)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def extension_token(live_tenant) -> str:
+    """A token for the Vinted extension of a member of the live tenant. (Users stay: deleting
+    one would cascade into tenant tables; the test database is dropped at the end.)"""
+    user = UserFactory()
+    MembershipFactory(user=user, tenant=live_tenant)
+    _, raw = extension_token_issue(tenant=live_tenant, user=user, name="test browser")
+    return raw
+
+
+@pytest.fixture
+def vinted_clean(live_tenant) -> Iterator[None]:
+    """No presence or pacing state left over from another test."""
+    client = redis_client()
+    patterns = ("relist:vinted:*",)
+    for pattern in patterns:
+        for key in client.scan_iter(pattern):
+            client.delete(key)
+    yield
+    for pattern in patterns:
+        for key in client.scan_iter(pattern):
+            client.delete(key)
+
+
+def simulator_for(server: AsgiServer, token: str, tenant, **options) -> ExtensionSimulator:
+    host = tenant.domains.get(is_primary=True).domain
+    return ExtensionSimulator(server.ws_url(), token, host=host, **options)

@@ -1,0 +1,179 @@
+"""The Vinted extension's socket (`/ws/vinted/`).
+
+Protocol (DESIGN §4): the extension authenticates with its first message
+`{"type":"auth","token"}` (bad or revoked token: close 4401; another tenant's: close 4403), then
+receives `command`s, answers `ack` at once and `result` later. Workers reach a session through
+the channel layer (`vinted.command` events carrying their reply channel); acks and results are
+forwarded to that reply channel. A session that disconnects fails its pending commands at once,
+so no worker waits out a full timeout for an answer that cannot come."""
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import connection
+
+from marketplace.services import presence
+from tenants.services import extension_token_authenticate
+
+logger = logging.getLogger(__name__)
+
+CLOSE_BAD_TOKEN = 4401
+CLOSE_OTHER_TENANT = 4403
+CLOSE_AUTH_TIMEOUT = 4408
+
+
+@database_sync_to_async
+def _authenticate(raw: str) -> tuple[str, int] | None:
+    connection.set_schema_to_public()
+    token = extension_token_authenticate(raw=raw)
+    return (token.tenant.schema_name, token.user_id) if token else None
+
+
+@database_sync_to_async
+def _wake_waiting_jobs(schema: str) -> int:
+    from marketplace.services.execution import jobs_wake_waiting  # noqa: PLC0415
+    from tenants.context import tenant_context  # noqa: PLC0415
+
+    with tenant_context(schema):
+        return jobs_wake_waiting(marketplace="vinted")
+
+
+class VintedExtensionConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.schema: str = self.scope["tenant_schema"]
+        self.user_id: int | None = None
+        self.session_id = uuid.uuid4().hex
+        self.pending: dict[str, str] = {}  # command id -> worker reply channel
+        await self.accept()
+        self._auth_timer = asyncio.get_running_loop().call_later(
+            settings.VINTED_AUTH_TIMEOUT_S, self._auth_timed_out
+        )
+
+    def _auth_timed_out(self) -> None:
+        if self.user_id is None:
+            self._closing = asyncio.ensure_future(self.close(code=CLOSE_AUTH_TIMEOUT))
+
+    async def disconnect(self, code: int) -> None:
+        self._auth_timer.cancel()
+        if self.user_id is not None:
+            await sync_to_async(presence.presence_leave, thread_sensitive=False)(
+                schema=self.schema, channel=self.channel_name
+            )
+        for command_id, reply in self.pending.items():
+            await self.channel_layer.send(
+                reply, {"type": "relay.result", "id": command_id, "disconnected": True}
+            )
+        self.pending.clear()
+        logger.info("vinted.disconnected", extra={"tenant": self.schema, "code": code})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        if len(raw.encode()) > settings.VINTED_MAX_MESSAGE_BYTES:
+            await self._error(
+                "message_too_large",
+                f"Messages are limited to {settings.VINTED_MAX_MESSAGE_BYTES} bytes; "
+                "send photos as URLs.",
+            )
+            return
+        try:
+            message = json.loads(raw)
+        except json.JSONDecodeError:
+            await self._error("malformed", "Messages are JSON objects.")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self._error("malformed", "Messages are JSON objects with a string `type`.")
+            return
+        await self._dispatch(message)
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "auth":
+            await self._on_auth(message)
+        elif self.user_id is None:
+            await self._error("unauthenticated", "Authenticate first: {type: auth, token}.")
+        elif kind in ("ack", "result"):
+            await self._on_reply(kind, message)
+        elif kind == "ping":
+            await self._send({"type": "pong", **({"ts": message["ts"]} if "ts" in message else {})})
+            await self._touch()
+        elif kind == "pong":
+            await self._touch()
+        else:
+            await self._error("unknown_type", f"Unknown message type {kind!r}.")
+
+    async def _on_auth(self, message: dict[str, Any]) -> None:
+        if self.user_id is not None:
+            await self._error("already_authenticated", "This session is authenticated.")
+            return
+        found = await _authenticate(str(message.get("token", "")))
+        if found is None:
+            await self.close(code=CLOSE_BAD_TOKEN)
+            return
+        schema, user_id = found
+        if schema != self.schema:
+            await self.close(code=CLOSE_OTHER_TENANT)
+            return
+        self.user_id = user_id
+        self._auth_timer.cancel()
+        now = time.time()
+        await sync_to_async(presence.presence_join, thread_sensitive=False)(
+            schema=self.schema,
+            session=presence.ExtensionSession(
+                channel=self.channel_name,
+                session_id=self.session_id,
+                user_id=user_id,
+                connected_at=now,
+                last_seen=now,
+            ),
+        )
+        await self._send({"type": "auth_ok", "session_id": self.session_id, "tenant": self.schema})
+        woken = await _wake_waiting_jobs(self.schema)
+        logger.info("vinted.connected", extra={"tenant": self.schema, "woken_jobs": woken})
+
+    async def _on_reply(self, kind: str, message: dict[str, Any]) -> None:
+        command_id = str(message.get("id", ""))
+        reply = self.pending.get(command_id)
+        if reply is None:
+            return  # a late answer to a command its worker gave up on
+        if kind == "ack":
+            await self.channel_layer.send(reply, {"type": "relay.ack", "id": command_id})
+            return
+        del self.pending[command_id]
+        await self.channel_layer.send(
+            reply,
+            {
+                "type": "relay.result",
+                "id": command_id,
+                "ok": bool(message.get("ok")),
+                "status": int(message.get("status") or 0),
+                "body": message.get("body"),
+                "error": message.get("error"),
+                "headers": message.get("headers") or {},
+            },
+        )
+
+    async def vinted_command(self, event: dict[str, Any]) -> None:
+        """From a worker, through the channel layer: forward one command to the extension."""
+        command = event["command"]
+        self.pending[command["id"]] = event["reply"]
+        await self._send({"type": "command", **command})
+
+    async def _touch(self) -> None:
+        # Redis only: no need to queue behind the database thread.
+        await sync_to_async(presence.presence_touch, thread_sensitive=False)(
+            schema=self.schema, channel=self.channel_name
+        )
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message))
+
+    async def _error(self, code: str, message: str) -> None:
+        await self._send({"type": "error", "code": code, "message": message})

@@ -1,0 +1,187 @@
+"""Vinted through the user's browser extension: the worker side of the relay.
+
+A command goes to exactly one connected extension session of the tenant (presence), through the
+channel layer, and the worker waits on its own reply channel: first the ack (a few seconds; none
+means the extension is gone: the job waits, no attempt used), then the result (the step timeout).
+The channel layer lives on one event loop per worker process, so its Redis pool is reused."""
+
+import asyncio
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+
+from core.errors import (
+    JobDeferred,
+    MarketplaceAuthError,
+    PermanentMarketplaceError,
+    TransientMarketplaceError,
+)
+from marketplace.handlers.http import retry_after_seconds
+from marketplace.services import presence
+from marketplace.services.execution import WAITING_FOR_EXTENSION
+from marketplace.services.ratelimit import VintedPacer
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+OFFLINE_RECHECK_S = 300.0
+SAFE_METHODS = frozenset({"GET"})
+
+
+class _LoopThread:
+    """A private event loop in a daemon thread; re-created after a fork (prefork pool)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="relay-loop", daemon=True).start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+_loop_lock = threading.Lock()
+_loop: _LoopThread | None = None
+
+
+def relay_loop() -> _LoopThread:
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.pid != os.getpid():
+            _loop = _LoopThread()
+        return _loop
+
+
+@dataclass(frozen=True, slots=True)
+class RelayReply:
+    acked: bool
+    ok: bool = False
+    status: int = 0
+    body: Any = None
+    error: str = ""
+    headers: dict[str, str] | None = None
+    disconnected: bool = False
+    timed_out: bool = False
+
+
+async def _roundtrip(
+    channel: str, command: dict[str, Any], *, ack_s: float, result_s: float
+) -> RelayReply:
+    layer = get_channel_layer()
+    reply = await layer.new_channel("relay.")
+    await layer.send(channel, {"type": "vinted.command", "command": command, "reply": reply})
+    try:
+        first = await asyncio.wait_for(layer.receive(reply), ack_s)
+    except TimeoutError:
+        return RelayReply(acked=False)
+    if first["type"] == "relay.result":
+        return _reply(first, acked=False)
+    try:
+        result = await asyncio.wait_for(layer.receive(reply), result_s)
+    except TimeoutError:
+        return RelayReply(acked=True, timed_out=True)
+    return _reply(result, acked=True)
+
+
+def _reply(event: dict[str, Any], *, acked: bool) -> RelayReply:
+    if event.get("disconnected"):
+        return RelayReply(acked=acked, disconnected=True)
+    return RelayReply(
+        acked=True,
+        ok=bool(event.get("ok")),
+        status=int(event.get("status") or 0),
+        body=event.get("body"),
+        error=str(event.get("error") or ""),
+        headers=event.get("headers") or {},
+    )
+
+
+class VintedClient:
+    marketplace = "vinted"
+
+    def __init__(self, *, tenant: str | None = None, timeout_s: float = 60.0) -> None:
+        self.tenant = tenant or connection.schema_name
+        self.timeout_s = timeout_s
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Run one Vinted API call in the user's browser; returns the response body."""
+        session = presence.presence_pick(schema=self.tenant)
+        if session is None:
+            raise JobDeferred(WAITING_FOR_EXTENSION, delay_s=OFFLINE_RECHECK_S)
+        command = {
+            "id": str(uuid.uuid4()),
+            "action": "api_call",
+            "method": method,
+            "path": path,
+            "body": body,
+            "params": params,
+            "timeout_ms": int(self.timeout_s * 1000),
+        }
+        ack_s = settings.VINTED_ACK_TIMEOUT_S
+        pacer = VintedPacer(tenant=self.tenant, lease_s=self.timeout_s + ack_s)
+        turn = pacer.take()
+        try:
+            reply = relay_loop().run(
+                _roundtrip(session.channel, command, ack_s=ack_s, result_s=self.timeout_s),
+                timeout=ack_s + self.timeout_s + 5,
+            )
+        finally:
+            pacer.give(turn)
+        return self._checked(reply, method=method, path=path, channel=session.channel)
+
+    def _checked(self, reply: RelayReply, *, method: str, path: str, channel: str) -> Any:
+        where = f"vinted {method} {path}"
+        if not reply.acked:
+            # Nobody answered: that session is gone. Forget it and wait for an extension.
+            presence.presence_leave(schema=self.tenant, channel=channel)
+            raise JobDeferred(WAITING_FOR_EXTENSION, delay_s=OFFLINE_RECHECK_S)
+        ambiguous = method not in SAFE_METHODS
+        if reply.disconnected:
+            raise TransientMarketplaceError(
+                f"{where}: the extension disconnected mid-command", ambiguous=ambiguous
+            )
+        if reply.timed_out:
+            raise TransientMarketplaceError(
+                f"{where}: extension command timeout after {self.timeout_s:.0f}s",
+                ambiguous=ambiguous,
+            )
+        if reply.ok:
+            return reply.body
+        return self._raise_for(reply, where=where, ambiguous=ambiguous)
+
+    @staticmethod
+    def _raise_for(reply: RelayReply, *, where: str, ambiguous: bool) -> Any:
+        status, error = reply.status, reply.error or "no detail"
+        message = f"{where} → {status}: {error}"
+        if status == 0 or status >= 500 or status in (408, 429):
+            retry_after = retry_after_seconds((reply.headers or {}).get("Retry-After"))
+            raise TransientMarketplaceError(
+                message, status=status or None, retry_after=retry_after, ambiguous=ambiguous
+            )
+        if status == 401:
+            raise MarketplaceAuthError(
+                f"{message}. The Vinted session expired: log in to Vinted in the browser.",
+                status=status,
+            )
+        if status == 403:
+            raise PermanentMarketplaceError(
+                f"{message}. Vinted blocked the call (anti-bot check): open Vinted in the "
+                "browser and solve the challenge.",
+                status=status,
+            )
+        details = reply.body if isinstance(reply.body, dict) else {}
+        raise PermanentMarketplaceError(message, status=status, details=details)
