@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -21,6 +22,8 @@ from django.conf import settings
 from django.db import connection
 
 from marketplace.services import presence
+from marketplace.services.live import live_group, subscriber_added, subscriber_removed
+from tenants.models import Membership
 from tenants.services import extension_token_authenticate
 
 logger = logging.getLogger(__name__)
@@ -177,3 +180,57 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
 
     async def _error(self, code: str, message: str) -> None:
         await self._send({"type": "error", "code": code, "message": message})
+
+
+@database_sync_to_async
+def _member_of(schema: str, raw_token: str) -> bool:
+    """The API token's user is a member of the tenant served at this host."""
+    connection.set_schema_to_public()
+    return Membership.objects.filter(
+        tenant__schema_name=schema, user__auth_token__key=raw_token, user__is_active=True
+    ).exists()
+
+
+class LiveUpdatesConsumer(AsyncWebsocketConsumer):
+    """`/ws/live/`: the frontend's feed of its tenant's job and batch changes.
+
+    Authenticate with the API token, as `?token=` or a first `{"type":"auth","token"}` message;
+    a token whose user is not a member of this host's tenant is closed with 4403 — the same
+    answer as a bad token, revealing nothing."""
+
+    async def connect(self) -> None:
+        self.schema: str = self.scope["tenant_schema"]
+        self.subscribed = False
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        if token := (query.get("token") or [""])[0]:
+            await self._subscribe(token)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = json.loads(text_data or "")
+        except json.JSONDecodeError:
+            message = None
+        if not isinstance(message, dict):
+            await self.send(text_data=json.dumps({"type": "error", "code": "malformed"}))
+        elif message.get("type") == "auth" and not self.subscribed:
+            await self._subscribe(str(message.get("token", "")))
+        elif message.get("type") == "ping":
+            await self.send(text_data=json.dumps({"type": "pong"}))
+
+    async def _subscribe(self, token: str) -> None:
+        if not await _member_of(self.schema, token):
+            await self.close(code=CLOSE_OTHER_TENANT)
+            return
+        await self.channel_layer.group_add(live_group(self.schema), self.channel_name)
+        await sync_to_async(subscriber_added, thread_sensitive=False)(self.schema)
+        self.subscribed = True
+        await self.send(text_data=json.dumps({"type": "subscribed", "tenant": self.schema}))
+
+    async def disconnect(self, code: int) -> None:
+        if self.subscribed:
+            await self.channel_layer.group_discard(live_group(self.schema), self.channel_name)
+            await sync_to_async(subscriber_removed, thread_sensitive=False)(self.schema)
+
+    async def live_event(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps({"type": "update", **event["event"]}))

@@ -13,6 +13,7 @@ from core.errors import IdempotencyConflict, NotFound, ValidationFailed
 from marketplace.catalogue.selectors import action_type_get
 from marketplace.models import MarketplaceJob, Product
 from marketplace.services.dispatch import jobs_enqueue_on_commit
+from marketplace.services.live import live_job_changed
 from marketplace.services.transitions import (
     invalid_transition,
     job_transition,
@@ -63,6 +64,7 @@ def job_create(
         with transaction.atomic():
             job.save()
             jobs_enqueue_on_commit([job])
+            live_job_changed(job)
     except IntegrityError:
         # Another request with the same key won the race: answer with its job.
         existing = MarketplaceJob.objects.get(idempotency_key=key)

@@ -17,6 +17,7 @@ from batches.counters import batch_counters_apply, transition_deltas
 from core.errors import InvalidTransition
 from marketplace.models import JobEvent, MarketplaceJob
 from marketplace.models.jobs import TRANSITION_UPDATE_FIELDS
+from marketplace.services.live import live_batch_changed, live_job_changed
 from marketplace.states import EventActor, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def job_transition(
             started=job.status == JobStatus.RUNNING,
             now=now,
         )
+    live_job_changed(job)
     logger.info(
         "job.transition",
         extra={"job": job.pk, "from": from_status, "to": job.status, "actor": actor},
@@ -149,5 +151,6 @@ def jobs_bulk_transition(
             per_batch[batch_id].update(transition_deltas(from_status=status, to_status=target))
     for batch_id, deltas in per_batch.items():
         batch_counters_apply(batch_id=batch_id, deltas=dict(deltas), started=False, now=now)
+        live_batch_changed(batch_id)
     logger.info("jobs.bulk_transition", extra={"transition": name, "count": len(ids)})
     return ids

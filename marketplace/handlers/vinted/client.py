@@ -3,21 +3,19 @@
 A command goes to exactly one connected extension session of the tenant (presence), through the
 channel layer, and the worker waits on its own reply channel: first the ack (a few seconds; none
 means the extension is gone: the job waits, no attempt used), then the result (the step timeout).
-The channel layer lives on one event loop per worker process, so its Redis pool is reused."""
+The channel layer runs on the process's background loop, so its Redis pool is reused."""
 
 import asyncio
 import logging
-import os
-import threading
 import uuid
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
+from core.background_loop import background_loop
 from core.errors import (
     JobDeferred,
     MarketplaceAuthError,
@@ -30,33 +28,8 @@ from marketplace.services.execution import WAITING_FOR_EXTENSION
 from marketplace.services.ratelimit import VintedPacer
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 OFFLINE_RECHECK_S = 300.0
 SAFE_METHODS = frozenset({"GET"})
-
-
-class _LoopThread:
-    """A private event loop in a daemon thread; re-created after a fork (prefork pool)."""
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, name="relay-loop", daemon=True).start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-
-_loop_lock = threading.Lock()
-_loop: _LoopThread | None = None
-
-
-def relay_loop() -> _LoopThread:
-    global _loop
-    with _loop_lock:
-        if _loop is None or _loop.pid != os.getpid():
-            _loop = _LoopThread()
-        return _loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +108,7 @@ class VintedClient:
         pacer = VintedPacer(tenant=self.tenant, lease_s=self.timeout_s + ack_s)
         turn = pacer.take()
         try:
-            reply = relay_loop().run(
+            reply = background_loop().run(
                 _roundtrip(session.channel, command, ack_s=ack_s, result_s=self.timeout_s),
                 timeout=ack_s + self.timeout_s + 5,
             )
