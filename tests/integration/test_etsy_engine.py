@@ -50,6 +50,7 @@ def test_publish_runs_steps_in_order_and_saves_the_listing(etsy):
     assert job.status == JobStatus.COMPLETED
     assert _steps(job) == [
         ("create_draft", "Create the draft listing", TaskStatus.SUCCESS),
+        ("set_inventory", "Set the SKU, price and quantity", TaskStatus.SUCCESS),
         ("upload_image_1", "Upload image 1/3", TaskStatus.SUCCESS),
         ("upload_image_2", "Upload image 2/3", TaskStatus.SUCCESS),
         ("upload_image_3", "Upload image 3/3", TaskStatus.SUCCESS),

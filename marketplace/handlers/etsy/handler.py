@@ -21,6 +21,7 @@ from marketplace.states import ListingStatus
 
 SHOP = "/application/shops/{shop_id}"
 SHOP_LISTING = SHOP + "/listings/{listing_id}"
+APP_LISTING = "/application/listings/{listing_id}"
 
 
 def _listing_result(listing: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -65,6 +66,14 @@ class EtsyPublish:
                 http_method="POST",
                 http_path=SHOP + "/listings",
             ),
+            # Etsy keeps SKUs in the inventory, not on the listing create: set it at once, so
+            # syncs and reconciliation can find the listing by SKU.
+            StepPlan(
+                "set_inventory",
+                "Set the SKU, price and quantity",
+                http_method="PUT",
+                http_path=APP_LISTING + "/inventory",
+            ),
             *uploads,
             StepPlan(
                 "activate", "Activate the listing", http_method="PATCH", http_path=SHOP_LISTING
@@ -76,6 +85,10 @@ class EtsyPublish:
         if step.name == "create_draft":
             return self._create_draft(client, ctx, step)
         draft = step.previous["create_draft"]
+        if step.name == "set_inventory":
+            product = ctx.require_product()
+            client.update_inventory(draft["listing_id"], payloads.inventory(product))
+            return {"sku": product.sku}
         if step.name == "activate":
             listing = client.update_listing(draft["listing_id"], {"state": "active"})
             return _listing_result(listing, state=listing.get("state", ""))
