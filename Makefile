@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,demo]'
 
 services:
 	@bash scripts/ensure-services.sh
@@ -24,8 +24,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-demo: install
-	$(BIN)/python -m demo
+demo: install services
+	$(BIN)/python -m demo $(ARGS)
 
 bench: install services
 	$(BIN)/python -m bench

@@ -1,0 +1,177 @@
+"""The demo's Django side: database, tenant and products, the batch over the API, the summary.
+
+Imported after the environment is set (demo/__main__.py)."""
+
+import sys
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import django
+import environ
+import psycopg
+import requests
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import Count, F, Max, Min, Q, Sum  # noqa: E402
+from django.db.models.functions import Greatest  # noqa: E402
+from rest_framework.authtoken.models import Token  # noqa: E402
+
+from marketplace.models import MarketplaceJob, Product, ProductImage  # noqa: E402
+from marketplace.services.connections import TokenGrant, connection_store  # noqa: E402
+from tenants.context import tenant_context  # noqa: E402
+from tenants.models import Membership, Tenant  # noqa: E402
+from tenants.services import extension_token_issue, tenant_provision  # noqa: E402
+
+SCHEMA, DOMAIN, OWNER = "demo", "demo.localhost", "demo"
+MARKETPLACES = ["vinted", "ebay", "etsy"]
+TITLES = ["Denim jacket", "Wool scarf", "Leather boots", "Silk blouse", "Linen shirt"]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    domain: str
+    api_token: str
+    extension_token: str
+    product_ids: list[int]
+
+
+def prepare_database() -> None:
+    """Create the demo database if needed and migrate every schema."""
+    url = environ.Env.db_url_config(environ.Env().str("DATABASE_URL"))
+    admin = f"host={url['HOST']} port={url['PORT'] or 5432} user={url['USER']} dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [url["NAME"]]
+        ).fetchone():
+            conn.execute(f'CREATE DATABASE "{url["NAME"]}"')
+    call_command("migrate_schemas", verbosity=0)
+
+
+def _sandbox_tokens(port: int) -> dict:
+    response = requests.post(f"http://127.0.0.1:{port}/__sandbox__/tokens", json={}, timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def seed(*, products: int, ebay_port: int, etsy_port: int) -> Seeded:
+    connection.set_schema_to_public()
+    tenant = Tenant.objects.filter(schema_name=SCHEMA).first() or tenant_provision(
+        schema_name=SCHEMA, name="Demo shop", domain=DOMAIN, owner_username=OWNER
+    )
+    owner = Membership.objects.select_related("user").get(tenant=tenant, role="owner").user
+    api_token, _ = Token.objects.get_or_create(user=owner)
+    _, extension_token = extension_token_issue(tenant=tenant, user=owner, name="demo simulator")
+    ebay, etsy = _sandbox_tokens(ebay_port), _sandbox_tokens(etsy_port)
+    run_id = time.strftime("%H%M%S")
+    with tenant_context(SCHEMA):
+        connection_store(marketplace="ebay", grant=_grant(ebay))
+        connection_store(marketplace="etsy", grant=_grant(etsy), account_id=str(etsy["shop_id"]))
+        product_ids = []
+        for n in range(products):
+            product = Product.objects.create(
+                sku=f"DEMO-{run_id}-{n:03d}",
+                title=f"{TITLES[n % len(TITLES)]} #{n}",
+                description="Good condition, from a smoke-free home.",
+                price=Decimal("19.90") + n,
+                currency="EUR",
+                brand="Relist",
+                size="M",
+            )
+            for position in range(2):
+                ProductImage.objects.create(
+                    product=product,
+                    url=f"http://127.0.0.1:{ebay_port}/__sandbox__/images/p{n}-{position}.jpg",
+                    position=position,
+                )
+            product_ids.append(product.pk)
+    return Seeded(DOMAIN, api_token.key, extension_token, product_ids)
+
+
+def _grant(tokens: dict) -> TokenGrant:
+    return TokenGrant(
+        access_token=tokens["access_token"],
+        expires_in=int(tokens["expires_in"]),
+        refresh_token=tokens.get("refresh_token"),
+        refresh_token_expires_in=tokens.get("refresh_token_expires_in"),
+    )
+
+
+def publish_and_watch(seeded: Seeded, *, web_port: int, timeout: float) -> bool:
+    api = f"http://127.0.0.1:{web_port}/api"
+    headers = {"Host": seeded.domain, "Authorization": f"Token {seeded.api_token}"}
+    started = time.monotonic()
+    response = requests.post(
+        f"{api}/batches/",
+        json={"product_ids": seeded.product_ids, "marketplaces": MARKETPLACES, "action": "publish"},
+        headers=headers,
+        timeout=10,
+    )
+    response.raise_for_status()
+    batch = response.json()
+    print(f"Batch {batch['batch_id']}: {batch['total_count']} jobs, created in "
+          f"{(time.monotonic() - started) * 1000:.0f} ms")  # fmt: skip
+    finished, last_line = False, ""
+    while time.monotonic() - started < timeout:
+        batch = requests.get(
+            f"{api}/batches/{batch['batch_id']}/", headers=headers, timeout=10
+        ).json()
+        last_line = _draw(batch, last_line)
+        if batch["is_terminal"]:
+            finished = True
+            break
+        time.sleep(0.25)
+    print()
+    _summary(batch, elapsed=time.monotonic() - started)
+    if not finished:
+        print(f"The batch did not finish within {timeout:.0f}s.")
+    return finished
+
+
+def _draw(batch: dict, last_line: str) -> str:
+    """One progress line: redrawn in place on a terminal, printed on change in a log."""
+    width = 40
+    done = int(width * batch["progress_percent"] / 100)
+    line = (
+        f"[{'#' * done}{'.' * (width - done)}] {batch['progress_percent']:6.2f}%  "
+        f"completed {batch['completed_count']}  failed {batch['failed_count']}  "
+        f"status {batch['status']}"
+    )
+    if sys.stdout.isatty():
+        print(f"\r{line}", end="", flush=True)
+    elif line != last_line:
+        print(line, flush=True)
+    return line
+
+
+def _summary(batch: dict, *, elapsed: float) -> None:
+    with tenant_context(SCHEMA):
+        jobs = MarketplaceJob.objects.filter(batch__batch_id=batch["batch_id"])
+        rows = (
+            jobs.values("marketplace")
+            .annotate(
+                completed=Count("pk", filter=Q(status="completed")),
+                failed=Count("pk", filter=Q(status="failed")),
+                other=Count("pk", filter=~Q(status__in=("completed", "failed"))),
+                retries=Sum(Greatest(F("attempts") - 1, 0)),
+                first=Min("started_at"),
+                last=Max("finished_at"),
+            )
+            .order_by("marketplace")
+        )
+        print(
+            f"{'marketplace':<12}{'completed':>10}{'failed':>8}{'other':>7}{'retries':>9}{'time':>9}"
+        )
+        for row in rows:
+            span = (row["last"] - row["first"]) if row["first"] and row["last"] else timedelta()
+            print(
+                f"{row['marketplace']:<12}{row['completed']:>10}{row['failed']:>8}"
+                f"{row['other']:>7}{row['retries'] or 0:>9}{span.total_seconds():>8.1f}s"
+            )
+        for job in jobs.filter(status="failed")[:5]:
+            print(f"  failed: job {job.pk} {job.marketplace}: {job.error_message[:120]}")
+    print(f"Batch {batch['batch_id']}: {batch['status']} in {elapsed:.1f}s")
