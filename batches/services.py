@@ -16,7 +16,7 @@ from core.errors import IdempotencyConflict, InvalidTransition, NotFound, Valida
 from core.queues import CeleryQueue
 from marketplace.catalogue.models import MarketplaceActionType
 from marketplace.catalogue.selectors import action_type_get
-from marketplace.models import MarketplaceJob, Product
+from marketplace.models import JobEvent, MarketplaceJob, Product
 from marketplace.services.dispatch import jobs_enqueue
 from marketplace.services.transitions import jobs_bulk_transition
 from marketplace.states import EventActor, JobPriority, JobStatus, Marketplace
@@ -223,7 +223,25 @@ def batch_cancel(
             reason=f"batch cancelled by {actor}",
             updates={"finished_at": now, "pause_requested": False},
         )
-        jobs.filter(status=JobStatus.RUNNING).update(cancel_requested=True, updated_at=now)
+        running = list(
+            jobs.filter(status=JobStatus.RUNNING, cancel_requested=False).values_list(
+                "pk", flat=True
+            )
+        )
+        MarketplaceJob.objects.filter(pk__in=running).update(cancel_requested=True, updated_at=now)
+        # Like job_cancel: the request itself lands in each running job's audit trail.
+        JobEvent.objects.bulk_create(
+            JobEvent(
+                job_id=pk,
+                from_status=JobStatus.RUNNING,
+                to_status=JobStatus.RUNNING,
+                at=now,
+                actor=actor,
+                actor_user=user,
+                reason="cancel requested (batch cancelled); takes effect at the next step boundary",
+            )
+            for pk in running
+        )
     batch.refresh_from_db()
     return batch
 

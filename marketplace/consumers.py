@@ -1,11 +1,12 @@
 """The Vinted extension's socket (`/ws/vinted/`).
 
 Protocol (DESIGN §4): the extension authenticates with its first message
-`{"type":"auth","token"}` (bad or revoked token: close 4401; another tenant's: close 4403), then
-receives `command`s, answers `ack` at once and `result` later. Workers reach a session through
-the channel layer (`vinted.command` events carrying their reply channel); acks and results are
-forwarded to that reply channel. A session that disconnects fails its pending commands at once,
-so no worker waits out a full timeout for an answer that cannot come."""
+`{"type":"auth","token"}` (bad or revoked token: close 4401, also at the first heartbeat after a
+revocation; another tenant's: close 4403), then receives `command`s, answers `ack` at once and
+`result` later. Workers reach a session through the channel layer (`vinted.command` events
+carrying their reply channel); acks and results are forwarded to that reply channel. A session
+that disconnects fails its pending commands at once, so no worker waits out a full timeout for
+an answer that cannot come; so does a malformed result."""
 
 import asyncio
 import json
@@ -22,9 +23,15 @@ from django.conf import settings
 from django.db import connection
 
 from marketplace.services import presence
-from marketplace.services.live import live_group, subscriber_added, subscriber_removed
+from marketplace.services.live import (
+    SUBSCRIBER_TTL_S,
+    live_group,
+    subscriber_removed,
+    subscriber_seen,
+)
 from tenants.models import Membership
 from tenants.services import extension_token_authenticate
+from tenants.sockets import extension_token_active
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +41,10 @@ CLOSE_AUTH_TIMEOUT = 4408
 
 
 @database_sync_to_async
-def _authenticate(raw: str) -> tuple[str, int] | None:
+def _authenticate(raw: str) -> tuple[str, int, int] | None:
     connection.set_schema_to_public()
     token = extension_token_authenticate(raw=raw)
-    return (token.tenant.schema_name, token.user_id) if token else None
+    return (token.tenant.schema_name, token.user_id, token.pk) if token else None
 
 
 @database_sync_to_async
@@ -49,10 +56,28 @@ def _wake_waiting_jobs(schema: str) -> int:
         return jobs_wake_waiting(marketplace="vinted")
 
 
+def _result_event(command_id: str, message: dict[str, Any]) -> dict[str, Any] | None:
+    """The channel-layer event for an extension's result; None when it is malformed."""
+    status = message.get("status") or 0
+    headers = message.get("headers") or {}
+    if isinstance(status, bool) or not isinstance(status, int) or not isinstance(headers, dict):
+        return None
+    return {
+        "type": "relay.result",
+        "id": command_id,
+        "ok": bool(message.get("ok")),
+        "status": status,
+        "body": message.get("body"),
+        "error": message.get("error"),
+        "headers": headers,
+    }
+
+
 class VintedExtensionConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.schema: str = self.scope["tenant_schema"]
         self.user_id: int | None = None
+        self.token_id: int | None = None
         self.session_id = uuid.uuid4().hex
         self.pending: dict[str, str] = {}  # command id -> worker reply channel
         await self.accept()
@@ -88,7 +113,7 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(raw)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # bad JSON, an over-long integer, too deep
             await self._error("malformed", "Messages are JSON objects.")
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
@@ -106,9 +131,9 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
             await self._on_reply(kind, message)
         elif kind == "ping":
             await self._send({"type": "pong", **({"ts": message["ts"]} if "ts" in message else {})})
-            await self._touch()
+            await self._heartbeat()
         elif kind == "pong":
-            await self._touch()
+            await self._heartbeat()
         else:
             await self._error("unknown_type", f"Unknown message type {kind!r}.")
 
@@ -120,11 +145,11 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
         if found is None:
             await self.close(code=CLOSE_BAD_TOKEN)
             return
-        schema, user_id = found
+        schema, user_id, token_id = found
         if schema != self.schema:
             await self.close(code=CLOSE_OTHER_TENANT)
             return
-        self.user_id = user_id
+        self.user_id, self.token_id = user_id, token_id
         self._auth_timer.cancel()
         now = time.time()
         await sync_to_async(presence.presence_join, thread_sensitive=False)(
@@ -150,18 +175,32 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.send(reply, {"type": "relay.ack", "id": command_id})
             return
         del self.pending[command_id]
+        result = _result_event(command_id, message)
+        if result is not None and await self._forward(reply, result):
+            return
+        # The worker learns at once that the command failed (retryable: it may have run)
+        # instead of waiting out its timeout; the extension is told why.
+        await self._error(
+            "malformed",
+            "A result has an integer `status`, object `headers` and numbers within 64 bits.",
+        )
         await self.channel_layer.send(
             reply,
             {
                 "type": "relay.result",
                 "id": command_id,
-                "ok": bool(message.get("ok")),
-                "status": int(message.get("status") or 0),
-                "body": message.get("body"),
-                "error": message.get("error"),
-                "headers": message.get("headers") or {},
+                "ok": False,
+                "status": 0,
+                "error": "malformed result from the extension",
             },
         )
+
+    async def _forward(self, reply: str, event: dict[str, Any]) -> bool:
+        try:
+            await self.channel_layer.send(reply, event)
+        except (TypeError, ValueError, OverflowError):  # e.g. an integer msgpack cannot carry
+            return False
+        return True
 
     async def vinted_command(self, event: dict[str, Any]) -> None:
         """From a worker, through the channel layer: forward one command to the extension."""
@@ -169,7 +208,13 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
         self.pending[command["id"]] = event["reply"]
         await self._send({"type": "command", **command})
 
-    async def _touch(self) -> None:
+    async def _heartbeat(self) -> None:
+        # A token revoked while its extension is connected ends the session at the next
+        # heartbeat (a read by primary key every ~20 s per session), not at the next reconnect.
+        if self.token_id is None or not await extension_token_active(self.token_id):
+            logger.info("vinted.token_revoked", extra={"tenant": self.schema})
+            await self.close(code=CLOSE_BAD_TOKEN)
+            return
         # Redis only: no need to queue behind the database thread.
         await sync_to_async(presence.presence_touch, thread_sensitive=False)(
             schema=self.schema, channel=self.channel_name
@@ -223,14 +268,28 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_OTHER_TENANT)
             return
         await self.channel_layer.group_add(live_group(self.schema), self.channel_name)
-        await sync_to_async(subscriber_added, thread_sensitive=False)(self.schema)
+        await self._seen()
         self.subscribed = True
+        self._refresher = asyncio.ensure_future(self._refresh())
         await self.send(text_data=json.dumps({"type": "subscribed", "tenant": self.schema}))
+
+    async def _seen(self) -> None:
+        await sync_to_async(subscriber_seen, thread_sensitive=False)(self.schema, self.channel_name)
+
+    async def _refresh(self) -> None:
+        """Keep this subscription (and its channel-layer group membership) alive."""
+        while True:
+            await asyncio.sleep(SUBSCRIBER_TTL_S / 3)
+            await self._seen()
+            await self.channel_layer.group_add(live_group(self.schema), self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         if self.subscribed:
+            self._refresher.cancel()
             await self.channel_layer.group_discard(live_group(self.schema), self.channel_name)
-            await sync_to_async(subscriber_removed, thread_sensitive=False)(self.schema)
+            await sync_to_async(subscriber_removed, thread_sensitive=False)(
+                self.schema, self.channel_name
+            )
 
     async def live_event(self, event: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"type": "update", **event["event"]}))

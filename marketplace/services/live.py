@@ -18,7 +18,10 @@ from marketplace.services.ratelimit import redis_client
 
 logger = logging.getLogger(__name__)
 
-SUBSCRIBERS = "relist:live:subscribers:{schema}"
+# channel name -> last seen (epoch s). A subscriber that stops refreshing (its web process
+# crashed) falls out after SUBSCRIBER_TTL_S, so publishing never goes on forever for nobody.
+SUBSCRIBERS = "relist:live:subscriber-set:{schema}"
+SUBSCRIBER_TTL_S = 90
 _CACHE_S = 1.0
 _subscribed: dict[str, tuple[float, bool]] = {}
 
@@ -27,12 +30,13 @@ def live_group(schema: str) -> str:
     return f"live.{schema}"
 
 
-def subscriber_added(schema: str) -> None:
-    redis_client().incr(SUBSCRIBERS.format(schema=schema))
+def subscriber_seen(schema: str, channel: str) -> None:
+    """On subscribe and on every refresh of the socket."""
+    redis_client().zadd(SUBSCRIBERS.format(schema=schema), {channel: time.time()})
 
 
-def subscriber_removed(schema: str) -> None:
-    redis_client().decr(SUBSCRIBERS.format(schema=schema))
+def subscriber_removed(schema: str, channel: str) -> None:
+    redis_client().zrem(SUBSCRIBERS.format(schema=schema), channel)
 
 
 def has_subscribers(schema: str) -> bool:
@@ -40,9 +44,12 @@ def has_subscribers(schema: str) -> bool:
     cached = _subscribed.get(schema)
     if cached is not None and now - cached[0] < _CACHE_S:
         return cached[1]
-    count = int(redis_client().get(SUBSCRIBERS.format(schema=schema)) or 0)
-    _subscribed[schema] = (now, count > 0)
-    return count > 0
+    key = SUBSCRIBERS.format(schema=schema)
+    client = redis_client()
+    client.zremrangebyscore(key, 0, time.time() - SUBSCRIBER_TTL_S)
+    live = client.zcard(key) > 0
+    _subscribed[schema] = (now, live)
+    return live
 
 
 def job_event(job: MarketplaceJob) -> dict[str, Any]:
