@@ -1,8 +1,23 @@
-"""URLs served on the public host (operators and staff): no tenant data here."""
+"""URLs served on the public host (operators and staff): no tenant data here. The API's schema
+and docs are served here too (they describe the shops' API, which lives on each shop's host);
+any other /api/ URL is a JSON 404."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.api.views import api_not_found
+from core.health import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("health/", health, name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls"), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
 ]
+
+handler400 = "core.api.views.bad_request"
+handler403 = "core.api.views.permission_denied"
+handler404 = "core.api.views.not_found"
+handler500 = "core.api.views.server_error"

@@ -21,8 +21,9 @@ def encrypt(value: str) -> str:
     return _fernet().encrypt(value.encode()).decode()
 
 
-def decrypt(token: str) -> str:
-    return _fernet().decrypt(token.encode()).decode()
+def decrypt(token: str, *, max_age_s: int | None = None) -> str:
+    """Raises cryptography.fernet.InvalidToken when tampered with or older than `max_age_s`."""
+    return _fernet().decrypt(token.encode(), ttl=max_age_s).decode()
 
 
 class EncryptedTextField(models.TextField):

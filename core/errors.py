@@ -12,6 +12,7 @@ class ErrorCode(StrEnum):
     VALIDATION_FAILED = "validation_failed"
     INVALID_TRANSITION = "invalid_transition"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    CONFLICT = "conflict"
     TENANT_NOT_FOUND = "tenant_not_found"
     TENANT_UNAVAILABLE = "tenant_unavailable"
     MARKETPLACE_TRANSIENT = "marketplace_transient"
@@ -41,6 +42,13 @@ class ValidationFailed(ApplicationError):
 
 class InvalidTransition(ApplicationError):
     code = ErrorCode.INVALID_TRANSITION
+    http_status = 409
+
+
+class Conflict(ApplicationError):
+    """The request is valid but clashes with the current state of another resource."""
+
+    code = ErrorCode.CONFLICT
     http_status = 409
 
 

@@ -1,9 +1,24 @@
 """Read-side queries of the marketplace domain. The connection's schema is the tenant scope:
 every selector runs inside the request's (or the task's) tenant schema."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Prefetch, QuerySet
 
-from marketplace.models import JobEvent, MarketplaceJob, MarketplaceTask
+from marketplace.models import (
+    JobEvent,
+    MarketplaceConnection,
+    MarketplaceJob,
+    MarketplaceTask,
+    Product,
+    ProductImage,
+)
+from marketplace.models.connections import ConnectionStatus
+from marketplace.services.presence import presence_list
+from marketplace.states import Marketplace
+from tenants.models import Tenant
+from tenants.selectors import extension_token_list
 
 
 def job_list(*, filters: dict[str, object] | None = None) -> QuerySet[MarketplaceJob]:
@@ -15,4 +30,77 @@ def job_detail_queryset() -> QuerySet[MarketplaceJob]:
     return job_list().prefetch_related(
         Prefetch("tasks", queryset=MarketplaceTask.objects.order_by("position")),
         Prefetch("events", queryset=JobEvent.objects.order_by("id")),
+    )
+
+
+def job_task_list(*, job_id: int) -> QuerySet[MarketplaceTask]:
+    return MarketplaceTask.objects.filter(job_id=job_id).order_by("position")
+
+
+def product_list() -> QuerySet[Product]:
+    return Product.objects.prefetch_related(
+        Prefetch("images", queryset=ProductImage.objects.order_by("position"))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionState:
+    """What the shop's connection to one marketplace looks like, tokens left out."""
+
+    marketplace: str
+    status: str
+    status_reason: str = ""
+    account_id: str = ""
+    scopes: tuple[str, ...] = ()
+    access_token_expires_at: datetime | None = None
+    updated_at: datetime | None = None
+    # Vinted goes through the browser extension: its tokens and its live sessions.
+    extension_tokens: int = 0
+    extensions_online: int = 0
+
+
+def connection_state_list(*, tenant: Tenant) -> list[ConnectionState]:
+    """One state per marketplace, in the order of Marketplace, connected or not."""
+    rows = {c.marketplace: c for c in MarketplaceConnection.objects.all()}
+    return [
+        _vinted_state(tenant) if m == Marketplace.VINTED else _oauth_state(m, rows.get(m))
+        for m in Marketplace.values
+    ]
+
+
+def connection_state_get(*, tenant: Tenant, marketplace: str) -> ConnectionState:
+    if marketplace == Marketplace.VINTED:
+        return _vinted_state(tenant)
+    return _oauth_state(
+        marketplace, MarketplaceConnection.objects.filter(marketplace=marketplace).first()
+    )
+
+
+def _oauth_state(marketplace: str, row: MarketplaceConnection | None) -> ConnectionState:
+    if row is None:
+        return ConnectionState(
+            marketplace=marketplace,
+            status=ConnectionStatus.DISCONNECTED,
+            status_reason="Never connected.",
+        )
+    return ConnectionState(
+        marketplace=marketplace,
+        status=row.status,
+        status_reason=row.status_reason,
+        account_id=row.account_id,
+        scopes=tuple(row.scopes),
+        access_token_expires_at=row.access_token_expires_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _vinted_state(tenant: Tenant) -> ConnectionState:
+    online = len(presence_list(schema=tenant.schema_name))
+    tokens = extension_token_list(tenant=tenant).filter(revoked_at__isnull=True).count()
+    return ConnectionState(
+        marketplace=Marketplace.VINTED,
+        status=ConnectionStatus.CONNECTED if online else ConnectionStatus.DISCONNECTED,
+        status_reason="" if online else "No browser extension is online.",
+        extension_tokens=tokens,
+        extensions_online=online,
     )

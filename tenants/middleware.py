@@ -27,7 +27,8 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
         connection.set_schema_to_public()
         hostname = self.hostname_from_request(request)
         if hostname in settings.RELIST_PUBLIC_DOMAINS:
-            request.tenant = None  # type: ignore[attr-defined]
+            # No `request.tenant` here (read it with getattr(request, "tenant", None)): the admin
+            # templates of django-tenants read `request.tenant.schema_name` whenever it is set.
             self.setup_url_routing(request, force_public=True)
             return None
         return super().process_request(request)

@@ -11,7 +11,7 @@ from django.db import connection
 from django.http.request import validate_host
 from django_tenants.utils import remove_www, schema_exists
 
-from tenants.models import Domain
+from tenants.models import Domain, ExtensionToken
 
 EXTENSION_SCHEMES = frozenset({"chrome-extension", "moz-extension"})
 CLOSE_UNKNOWN_HOST = 4404
@@ -32,6 +32,16 @@ def _schema_for_host(hostname: str) -> str | None:
     if domain is None or not schema_exists(domain.tenant.schema_name):
         return None
     return domain.tenant.schema_name
+
+
+@database_sync_to_async
+def extension_token_active(token_id: int) -> bool:
+    """Whether the token that authenticated a socket may still use it: not revoked, its user
+    still active. Re-checked on heartbeats, so revoking a token ends its live sessions."""
+    connection.set_schema_to_public()
+    return ExtensionToken.objects.filter(
+        pk=token_id, revoked_at__isnull=True, user__is_active=True
+    ).exists()
 
 
 def origin_allowed(origin: str) -> bool:

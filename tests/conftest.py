@@ -97,15 +97,18 @@ def live_tenant(test_tenants: dict[str, Tenant], django_db_blocker) -> Iterator[
 
 @pytest.fixture
 def no_broker(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
-    """Celery messages are recorded instead of sent: with committed data, a worker outside the
-    test (the integration suite's session worker, say) would otherwise race the test's own
-    calls. Yields the (task name, args) sent."""
+    """Nothing leaves the process. Celery messages are recorded instead of sent: with committed
+    data, a worker outside the test (the integration suite's session worker, say) would
+    otherwise race the test's own calls. Live updates are off whatever Redis' subscriber
+    counters say (a run that died with a socket open leaves them up). Yields the (task name,
+    args) sent."""
     sent: list[tuple[str, Any]] = []
 
     def record(name: str, args: Any = None, **kwargs: Any) -> None:
         sent.append((name, args))
 
     monkeypatch.setattr(celery_app, "send_task", record)
+    monkeypatch.setattr("marketplace.services.live.has_subscribers", lambda schema: False)
     return sent
 
 

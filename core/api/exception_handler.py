@@ -18,6 +18,14 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def _validation_details(data: Any) -> dict[str, Any]:
+    # A serializer gives {field: [messages]}; a bare ValidationError gives a list or a string.
+    # Clients read one type, so those become non-field errors.
+    if isinstance(data, dict):
+        return data
+    return {"non_field_errors": data if isinstance(data, list) else [data]}
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
@@ -33,7 +41,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     if isinstance(exc, exceptions.ValidationError):
-        response.data = error_body("validation_failed", "The request is invalid.", response.data)
+        response.data = error_body(
+            "validation_failed", "The request is invalid.", _validation_details(response.data)
+        )
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")

@@ -26,3 +26,12 @@ class IsTenantMember(BasePermission):
             raise Http404
         request.membership = membership  # type: ignore[attr-defined]
         return request.method in SAFE_METHODS or membership.role != MembershipRole.VIEWER
+
+
+class IsTenantWriter(BasePermission):
+    """Whatever the method: for GET endpoints that change state (an OAuth callback is a
+    redirect, so a GET). Goes after IsTenantMember, which sets request.membership."""
+
+    def has_permission(self, request: Request, view: "APIView") -> bool:
+        membership = getattr(request, "membership", None)
+        return membership is not None and membership.role != MembershipRole.VIEWER

@@ -1,8 +1,12 @@
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
-from marketplace.api.views import JobViewSet
+from marketplace.api.views.connections import ConnectionViewSet
+from marketplace.api.views.jobs import JobViewSet
+from marketplace.api.views.products import ProductViewSet
 
-router = DefaultRouter()
+router = SimpleRouter()
+router.register("products", ProductViewSet, basename="product")
 router.register("jobs", JobViewSet, basename="job")
+router.register("connections", ConnectionViewSet, basename="connection")
 
 urlpatterns = router.urls

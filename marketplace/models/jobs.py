@@ -129,6 +129,9 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
                 condition=models.Q(status=S.RUNNING),
             ),
             models.Index(fields=("batch", "status"), name="job_batch_status_idx"),
+            # The API's job list of one batch, newest first: an index range scan even for an
+            # old batch among a million jobs (the primary key scan would walk all newer ones).
+            models.Index(fields=("batch", "-id"), name="job_batch_id_idx"),
             models.Index(fields=("status", "-id"), name="job_status_id_idx"),
             models.Index(fields=("marketplace", "-id"), name="job_marketplace_id_idx"),
             models.Index(fields=("product", "-id"), name="job_product_id_idx"),

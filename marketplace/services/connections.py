@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import MarketplaceAuthError
+from core.errors import MarketplaceAuthError, NotFound
 from marketplace.models import MarketplaceConnection
 from marketplace.models.connections import ConnectionStatus
 
@@ -136,3 +136,39 @@ def connection_mark_needs_reauth(*, marketplace: str, reason: str) -> None:
         updated_at=timezone.now(),
     )
     logger.warning("connection.needs_reauth", extra={"marketplace": marketplace})
+
+
+def connection_disconnect(*, marketplace: str) -> MarketplaceConnection:
+    """Forget the shop's tokens for `marketplace`. Jobs that need the account then fail as
+    "not connected" until the account is connected again. The row stays, as a record."""
+    with transaction.atomic():
+        # The lock waits for a refresh in flight, so its new tokens cannot outlive this.
+        connection = (
+            MarketplaceConnection.objects.select_for_update()
+            .filter(marketplace=marketplace)
+            .first()
+        )
+        if connection is None:
+            raise NotFound(
+                f"No {marketplace} account is connected to this shop.",
+                details={"marketplace": marketplace},
+            )
+        connection.status = ConnectionStatus.DISCONNECTED
+        connection.status_reason = "Disconnected by a user."
+        connection.access_token = ""
+        connection.refresh_token = ""
+        connection.access_token_expires_at = None
+        connection.refresh_token_expires_at = None
+        connection.save(
+            update_fields=[
+                "status",
+                "status_reason",
+                "access_token",
+                "refresh_token",
+                "access_token_expires_at",
+                "refresh_token_expires_at",
+                "updated_at",
+            ]
+        )
+    logger.info("connection.disconnected", extra={"marketplace": marketplace})
+    return connection

@@ -63,12 +63,15 @@ def presence_list(*, schema: str) -> list[ExtensionSession]:
     """Live sessions, most recently active first; expired ones are pruned on the way."""
     client = redis_client()
     key = _SESSIONS.format(schema=schema)
-    channels = [c.decode() for c in client.zrevrange(key, 0, -1)]
-    if not channels:
+    # Two round trips whatever the number of tabs: this runs before every Vinted command.
+    scored = [
+        (c.decode(), float(seen)) for c, seen in client.zrevrange(key, 0, -1, withscores=True)
+    ]
+    if not scored:
         return []
-    details = client.mget([_SESSION.format(channel=c) for c in channels])
+    details = client.mget([_SESSION.format(channel=c) for c, _ in scored])
     sessions, dead = [], []
-    for channel, raw in zip(channels, details, strict=True):
+    for (channel, last_seen), raw in zip(scored, details, strict=True):
         if raw is None:
             dead.append(channel)
             continue
@@ -79,7 +82,7 @@ def presence_list(*, schema: str) -> list[ExtensionSession]:
                 session_id=data["session_id"],
                 user_id=int(data["user_id"]),
                 connected_at=float(data["connected_at"]),
-                last_seen=float(client.zscore(key, channel) or 0),
+                last_seen=last_seen,
             )
         )
     if dead:

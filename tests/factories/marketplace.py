@@ -10,10 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from batches.services import batch_create
-from marketplace.models import MarketplaceJob, MarketplaceTask, Product, ProductImage
+from marketplace.models import Listing, MarketplaceJob, MarketplaceTask, Product, ProductImage
 from marketplace.services.jobs import job_create
 from marketplace.services.transitions import job_transition
-from marketplace.states import EventActor, JobStatus, TaskStatus, TaskType
+from marketplace.states import EventActor, JobStatus, ListingStatus, TaskStatus, TaskType
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
@@ -118,3 +118,15 @@ def job_walk_to(job: MarketplaceJob, status: str) -> MarketplaceJob:
 def make_job_in(status: str, **kwargs: Any) -> MarketplaceJob:
     """A job created through job_create, then walked to `status`."""
     return job_walk_to(make_job(**kwargs), status)
+
+
+class ListingFactory(factory.django.DjangoModelFactory):
+    """A product as published on a marketplace."""
+
+    class Meta:
+        model = Listing
+
+    product = factory.SubFactory(ProductFactory)
+    marketplace = "ebay"
+    external_id = factory.Sequence(lambda n: f"L-{n}")
+    status = ListingStatus.ACTIVE

@@ -114,7 +114,8 @@ def wait_terminal(job_id: int, *, timeout: float = 20.0) -> MarketplaceJob:
 
 @pytest.fixture(scope="session")
 def asgi_server(worker_env: dict[str, str]) -> Iterator[AsgiServer]:
-    server = AsgiServer(worker_env)
+    # A short auth timeout, so the test of a silent socket does not wait the default 10 s.
+    server = AsgiServer({**worker_env, "VINTED_AUTH_TIMEOUT_S": "2"})
     yield server
     server.stop()
 

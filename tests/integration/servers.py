@@ -17,6 +17,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Daphne's own WebSocket limits (1 MiB by default) must sit above VINTED_MAX_MESSAGE_BYTES, or an
+# oversized message kills the connection before the Vinted consumer can refuse it with an error
+# and keep the socket (the Procfile's `web` needs the same flags).
+DAPHNE_WS_LIMITS = (
+    "--websocket-max-message-size",
+    "4194304",
+    "--websocket-max-frame-size",
+    "4194304",
+)
+
+
 class AsgiServer:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.port = free_port()
@@ -25,7 +36,7 @@ class AsgiServer:
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "config.asgi:application"],
+             *DAPHNE_WS_LIMITS, "config.asgi:application"],
             cwd=ROOT,
             env=dict(env),
             stdout=self._log,

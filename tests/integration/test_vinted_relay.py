@@ -1,12 +1,22 @@
 """Vinted through the extension: a real ASGI server, a real worker, the simulator over a real
 socket, the channel layer on the real Redis."""
 
-import pytest
+import time
+import uuid
 
+import pytest
+from django.conf import settings
+
+from core.errors import JobDeferred, PermanentMarketplaceError, TransientMarketplaceError
+from marketplace.handlers.vinted.client import VintedClient
 from marketplace.models import Listing, MarketplaceJob
+from marketplace.services import presence
 from marketplace.services.execution import WAITING_FOR_EXTENSION
 from marketplace.states import JobStatus
+from sandbox.vinted_extension import ExtensionSimulator, Fault, VintedAccount
+from tenants.services import extension_token_issue
 from tests.factories.marketplace import ProductFactory, ProductImageFactory, make_job
+from tests.factories.tenants import MembershipFactory, UserFactory
 from tests.integration.conftest import simulator_for, wait_for, wait_terminal
 
 pytestmark = [
@@ -61,3 +71,319 @@ def test_offline_jobs_wait_then_run_when_the_extension_connects(
         assert [j.status for j in done] == [JobStatus.COMPLETED] * 3
         assert [j.attempts for j in done] == [1, 1, 1]
         assert len(sim.items_created) == 3
+
+
+# --- the relay from a worker-like caller (this process) to a connected simulator -------------
+
+USER_PATH = "/api/v2/users/current"
+
+
+def _client(timeout_s: float = 5.0, tenant: str = "test_shop_a") -> VintedClient:
+    return VintedClient(tenant=tenant, timeout_s=timeout_s)
+
+
+def _recording(sim: ExtensionSimulator) -> list[dict]:
+    """Keep a copy of every command the simulator receives, as it received it."""
+    received: list[dict] = []
+    handle = sim.commands.handle
+
+    async def recording(ws, command):
+        received.append(dict(command))
+        await handle(ws, command)
+
+    sim.commands.handle = recording
+    return received
+
+
+def _token_of_a_member(tenant) -> str:
+    user = UserFactory()
+    MembershipFactory(user=user, tenant=tenant)
+    return extension_token_issue(tenant=tenant, user=user, name="browser")[1]
+
+
+def test_the_extension_receives_the_documented_command(asgi_server, extension_token, live_tenant):
+    # given
+    sim = simulator_for(asgi_server, extension_token, live_tenant)
+    received = _recording(sim)
+    with sim:
+        # when
+        body = _client(timeout_s=7.5).call(
+            "GET", "/api/v2/wardrobe/51000001/items", params={"page": 1, "per_page": 96}
+        )
+    # then the answer is Vinted's body, and the command had exactly the protocol's fields
+    assert body == {
+        "items": [],
+        "pagination": {"current_page": 1, "total_pages": 0, "total_entries": 0, "per_page": 96},
+    }
+    [command] = received
+    assert uuid.UUID(command["id"]).version == 4
+    assert command == {
+        "type": "command",
+        "id": command["id"],
+        "action": "api_call",
+        "method": "GET",
+        "path": "/api/v2/wardrobe/51000001/items",
+        "body": None,
+        "params": {"page": 1, "per_page": 96},
+        "timeout_ms": 7500,
+    }
+    assert (sim.acks_sent, sim.results_sent) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error_class", "status", "retry_after"),
+    [
+        pytest.param(Fault.error_status(404), PermanentMarketplaceError, 404, None, id="404"),
+        pytest.param(Fault.error_status(500), TransientMarketplaceError, 500, None, id="500"),
+        pytest.param(Fault.rate_limited(7), TransientMarketplaceError, 429, 7.0, id="429"),
+        pytest.param(Fault.network_error(), TransientMarketplaceError, None, None, id="network"),
+    ],
+)
+def test_an_error_result_maps_to_the_retry_policy(
+    asgi_server, extension_token, live_tenant, fault, error_class, status, retry_after
+):
+    # given an extension whose next call fails on Vinted's side
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        sim.faults.add(fault, method="GET", path="users/current")
+        # when
+        with pytest.raises(error_class) as error:
+            _client().call("GET", USER_PATH)
+    # then
+    assert type(error.value) is error_class
+    assert error.value.status == status
+    assert getattr(error.value, "retry_after", None) == retry_after
+    assert error.value.message.startswith(f"vinted GET {USER_PATH} → {status or 0}: ")
+
+
+def test_a_slow_answer_beyond_the_timeout_is_a_retryable_timeout(
+    asgi_server, extension_token, live_tenant
+):
+    # given an extension that acknowledges at once but answers after 3 s
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        sim.faults.add(Fault.slow(3000), method="GET", path="users/current")
+        started = time.monotonic()
+        # when the step allows half a second
+        with pytest.raises(TransientMarketplaceError) as error:
+            _client(timeout_s=0.5).call("GET", USER_PATH)
+        elapsed = time.monotonic() - started
+    # then it is a timeout (from the worker's clock or the browser's), without waiting the 3 s
+    assert "timeout" in error.value.message
+    assert (error.value.status, error.value.ambiguous) == (None, False)
+    assert elapsed < 2.0
+
+
+def test_no_ack_means_the_extension_is_gone(asgi_server, extension_token, live_tenant):
+    # given an extension that swallows the next command (a hung tab)
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        sim.faults.add(Fault.no_ack())
+        started = time.monotonic()
+        # when
+        with pytest.raises(JobDeferred) as deferred:
+            _client().call("POST", "/api/v2/photos", body={"photo_url": "http://127.0.0.1/a.jpg"})
+        # then after the ack timeout the job is deferred, and the session is forgotten
+        assert time.monotonic() - started >= settings.VINTED_ACK_TIMEOUT_S
+        assert deferred.value.reason == WAITING_FOR_EXTENSION
+        assert presence.presence_list(schema="test_shop_a") == []
+        assert (sim.commands_received, sim.acks_sent) == (1, 0)
+
+
+def test_a_socket_dropped_before_the_ack_defers_then_the_reconnected_extension_serves(
+    asgi_server, extension_token, live_tenant
+):
+    # given an extension whose tab crashes on the next command, then comes back
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        sim.faults.add(Fault.drop_before_ack())
+        # when
+        with pytest.raises(JobDeferred):
+            _client().call("GET", USER_PATH)
+        wait_for(lambda: sim.connections == 2 and presence.presence_list(schema="test_shop_a"))
+        # then the next command reaches the new session
+        assert _client().call("GET", USER_PATH) == {
+            "user": {"id": 51_000_001, "login": "relist_sim"}
+        }
+        assert len(presence.presence_list(schema="test_shop_a")) == 1
+
+
+def test_a_socket_dropped_after_the_call_ran_is_an_ambiguous_retryable_error(
+    asgi_server, extension_token, live_tenant
+):
+    # given an extension that applies the next call, then loses the socket before answering
+    with simulator_for(asgi_server, extension_token, live_tenant, fetch_photos=False) as sim:
+        sim.faults.add(Fault.drop_after_commit(), method="POST", path="photos")
+        # when
+        with pytest.raises(TransientMarketplaceError) as error:
+            _client().call("POST", "/api/v2/photos", body={"photo_url": "http://127.0.0.1/a.jpg"})
+        # then the caller knows the call may have been applied
+        assert error.value.message == (
+            "vinted POST /api/v2/photos: the extension disconnected mid-command"
+        )
+        assert error.value.ambiguous is True
+        assert len(sim.account.photos) == 1
+
+
+def test_one_command_reaches_exactly_one_of_two_tabs(asgi_server, extension_token, live_tenant):
+    # given two tabs of the same browser, logged in to the same Vinted account
+    account = VintedAccount()
+    first = simulator_for(
+        asgi_server, extension_token, live_tenant, account=account, fetch_photos=False
+    )
+    second = simulator_for(
+        asgi_server, extension_token, live_tenant, account=account, fetch_photos=False
+    )
+    with first, second:
+        assert len(presence.presence_list(schema="test_shop_a")) == 2
+        # when ten photos are uploaded
+        ids = [
+            _client().call(
+                "POST", "/api/v2/photos", body={"photo_url": f"http://127.0.0.1/{n}.jpg"}
+            )["id"]
+            for n in range(10)
+        ]
+        # then each command ran once: ten commands received in all, ten photos, none twice
+        assert first.commands_received + second.commands_received == 10
+        assert len(account.photos) == 10
+        assert sorted(ids) == sorted(account.photos)
+
+
+def test_a_tenants_commands_never_reach_another_tenants_extension(
+    asgi_server, extension_token, live_tenant, other_tenant, ebay_server
+):
+    # given both tenants' extensions connected
+    shop_a = simulator_for(asgi_server, extension_token, live_tenant)
+    shop_b = simulator_for(asgi_server, _token_of_a_member(other_tenant), other_tenant)
+    with shop_a, shop_b:
+        # when each tenant's worker sends commands, and shop A publishes a product
+        for _ in range(5):
+            _client(tenant="test_shop_a").call("GET", USER_PATH)
+        for _ in range(3):
+            _client(tenant="test_shop_b").call("GET", USER_PATH)
+        job = wait_terminal(_vinted_job(ebay_server, images=1).pk)
+        # then every command reached its own tenant's extension only
+        assert job.status == JobStatus.COMPLETED
+        assert (shop_a.commands_received, shop_b.commands_received) == (5 + 2, 3)
+        assert len(shop_a.items_created) == 1
+        assert shop_b.items_created == []
+        assert shop_b.account.photos == {}
+
+
+# --- jobs through the worker ------------------------------------------------------------------
+
+
+def test_the_socket_dropped_mid_publish_retries_and_creates_exactly_one_item(
+    asgi_server, extension_token, live_tenant, ebay_server
+):
+    # given an extension that creates the item, then loses the socket before answering
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        sim.faults.add(Fault.drop_after_commit(), method="POST", path=r"item_upload/items$")
+        # when
+        job = wait_terminal(_vinted_job(ebay_server, images=1).pk)
+        # then the job retried once, found the item by its marker and adopted it
+        assert (job.status, job.attempts) == (JobStatus.COMPLETED, 2)
+        assert sim.drops == 1
+        assert sim.count_items_with_marker(job.product.marker) == 1
+        assert len(sim.items_created) == 1
+        create = job.tasks.get(name="create_item")
+        assert (create.attempts, create.result["adopted"]) == (2, True)
+        listing = Listing.objects.get(product=job.product, marketplace="vinted")
+        assert int(listing.external_id) == sim.items_created[0]
+
+
+def test_a_permanent_error_result_fails_the_job_at_once(
+    asgi_server, extension_token, live_tenant, ebay_server
+):
+    # given an extension whose item creation Vinted refuses
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        sim.faults.add(
+            Fault.error_status(422, error="Validation failed"), method="POST", path="items$"
+        )
+        # when
+        job = wait_terminal(_vinted_job(ebay_server, images=1).pk)
+        # then
+        assert (job.status, job.attempts, job.error_code) == (
+            JobStatus.FAILED,
+            1,
+            "marketplace_permanent",
+        )
+        assert job.error_message.startswith(
+            "vinted POST /api/v2/item_upload/items → 422: Validation failed"
+        )
+        assert sim.items_created == []
+        assert not Listing.objects.filter(product=job.product, marketplace="vinted").exists()
+
+
+def test_a_transient_error_result_is_retried_and_the_item_created_once(
+    asgi_server, extension_token, live_tenant, ebay_server
+):
+    # given an extension whose first item creation gets a 503
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        sim.faults.add(Fault.error_status(503), method="POST", path="items$")
+        # when
+        job = wait_terminal(_vinted_job(ebay_server, images=1).pk)
+        # then
+        assert (job.status, job.attempts) == (JobStatus.COMPLETED, 2)
+        assert len(sim.items_created) == 1
+        assert sim.count_items_with_marker(job.product.marker) == 1
+
+
+def test_a_hung_extension_makes_the_job_wait_without_using_an_attempt(
+    asgi_server, extension_token, live_tenant, ebay_server
+):
+    # given an extension that never acknowledges
+    with simulator_for(asgi_server, extension_token, live_tenant) as hung:
+        hung.faults.add(Fault.no_ack(), times=None)
+        # when a publish runs
+        job = _vinted_job(ebay_server, images=1)
+        wait_for(
+            lambda: MarketplaceJob.objects.filter(
+                pk=job.pk, status=JobStatus.PENDING, status_reason=WAITING_FOR_EXTENSION
+            ).exists()
+        )
+        # then it waits for an extension, with no attempt used
+        assert MarketplaceJob.objects.get(pk=job.pk).attempts == 0
+        assert hung.acks_sent == 0
+    # and when a working extension connects, it completes
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        done = wait_terminal(job.pk)
+        assert (done.status, done.attempts) == (JobStatus.COMPLETED, 1)
+        assert len(sim.items_created) == 1
+
+
+# redis-py 8 reads with a 5 s socket timeout by default, exactly channels_redis' BZPOPMIN wait:
+# an idle channel-layer read raises TimeoutError, which kills the consumer (close 1011) and the
+# worker's wait for a result. The fix is a longer socket timeout in CHANNEL_LAYERS (settings,
+# not this suite); both tests pass with CHANNELS_REDIS_URL=redis://…/N?socket_timeout=30.
+NEEDS_LAYER_SOCKET_TIMEOUT = pytest.mark.xfail(
+    strict=True,
+    reason="CHANNEL_LAYERS needs a Redis socket_timeout above channels_redis' 5 s BZPOPMIN",
+)
+
+
+@pytest.mark.slow
+@NEEDS_LAYER_SOCKET_TIMEOUT
+def test_an_extension_idle_for_longer_than_the_redis_read_timeout_stays_served(
+    asgi_server, extension_token, live_tenant
+):
+    # given an extension connected, then idle for 7 s (no command reaches its consumer: the
+    # consumer's channel-layer read outlasts redis-py's 5 s socket timeout)
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        time.sleep(7)
+        # when
+        body = _client().call("GET", USER_PATH)
+        # then the same connection serves the command
+        assert body == {"user": {"id": 51_000_001, "login": "relist_sim"}}
+        assert (sim.connections, sim.close_codes) == (1, [])
+
+
+@pytest.mark.slow
+@NEEDS_LAYER_SOCKET_TIMEOUT
+def test_a_vinted_call_slower_than_the_redis_read_timeout_completes(
+    asgi_server, extension_token, live_tenant
+):
+    # given an extension whose next Vinted call takes 6 s (a slow photo upload, say)
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        sim.faults.add(Fault.slow(6000), method="GET", path="users/current")
+        # when the step allows 15 s
+        body = _client(timeout_s=15).call("GET", USER_PATH)
+        # then the answer arrives over the same connection
+        assert body == {"user": {"id": 51_000_001, "login": "relist_sim"}}
+        assert (sim.connections, sim.close_codes) == (1, [])

@@ -2,14 +2,15 @@
 fails loudly (never falling back to `public`) when the tenant or its schema is missing."""
 
 import pytest
-from django.db import connection
+from django.db import ProgrammingError, connection
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from batches.models import BatchJob
 from core.errors import TenantNotFound, TenantUnavailable
 from marketplace.models import JobEvent, MarketplaceJob, Product
 from tenants.context import tenant_context
-from tests.factories.marketplace import make_batch, make_job_in
-from tests.factories.tenants import TenantFactory
+from tests.factories.marketplace import make_batch, make_job, make_job_in
+from tests.factories.tenants import TenantFactory, UserFactory
 
 
 def test_rows_of_one_tenant_are_invisible_from_another(tenant, other_tenant):
@@ -93,3 +94,25 @@ def test_tenant_context_on_a_tenant_without_schema_raises(tenant):
     assert (raised.value.code, raised.value.http_status) == ("tenant_unavailable", 503)
     assert raised.value.details == {"tenant": "test_orphan_shop"}
     assert connection.schema_name == tenant.schema_name
+
+
+@pytest.mark.xfail(
+    raises=ProgrammingError,
+    strict=True,
+    reason="created_by / actor_user use on_delete=SET_NULL across schemas: the collector "
+    "updates tenant tables from `public`, where they do not exist. Fix: on_delete=DO_NOTHING "
+    "(they already have db_constraint=False) on MarketplaceJob.created_by, JobEvent.actor_user "
+    "and BatchJob.created_by, with their AlterField migrations.",
+)
+def test_deleting_a_user_in_public_leaves_tenant_rows_alone(tenant):
+    # given a user who created a job in A
+    user = UserFactory()
+    job = make_job(created_by=user)
+
+    # when an operator deletes the user (the admin runs in the public schema)
+    with schema_context(get_public_schema_name()):
+        user.delete()
+
+    # then the account is gone and the tenant's job is untouched
+    assert not type(user).objects.filter(pk=job.created_by_id).exists()
+    assert MarketplaceJob.objects.get(pk=job.pk).status == "pending"

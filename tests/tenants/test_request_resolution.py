@@ -152,6 +152,20 @@ def test_tenant_with_missing_schema_answers_unavailable(tenant, make_client):
     }
 
 
+def test_host_outside_allowed_hosts_is_a_json_bad_request(tenant, member, make_client):
+    # given a host Django is not configured to serve
+    client = make_client(host="evil.example.com", user=member)
+
+    # when a request arrives there
+    response = client.get("/api/jobs/")
+
+    # then it is refused as malformed, in the API's error shape
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {"code": "bad_request", "message": "The request is malformed.", "details": {}}
+    }
+
+
 def test_public_host_serves_no_tenant_api(tenant, member, make_client):
     # given a job in A, and the operators' public host
     make_job_in("pending")
@@ -160,8 +174,9 @@ def test_public_host_serves_no_tenant_api(tenant, member, make_client):
     # when the tenant API is asked for there
     response = client.get("/api/jobs/")
 
-    # then it does not exist on that host
+    # then it does not exist on that host, and no job is shown
     assert response.status_code == 404
+    assert b"results" not in response.content
 
 
 @pytest.mark.parametrize("action", ["pause", "resume", "cancel", "retry"])

@@ -14,6 +14,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
+from redis.exceptions import RedisError
 
 from core.background_loop import background_loop
 from core.errors import (
@@ -72,8 +73,20 @@ def _reply(event: dict[str, Any], *, acked: bool) -> RelayReply:
         status=int(event.get("status") or 0),
         body=event.get("body"),
         error=str(event.get("error") or ""),
-        headers=event.get("headers") or {},
+        headers=headers if isinstance(headers := event.get("headers"), dict) else {},
     )
+
+
+def _retry_after(headers: dict[str, str] | None) -> float | None:
+    """Retry-After as the extension forwarded it: browsers give header names in lower case
+    (XHR getAllResponseHeaders), and a value we cannot read means no hint, not a crash."""
+    value = next(
+        (str(v) for k, v in (headers or {}).items() if str(k).lower() == "retry-after"), None
+    )
+    try:
+        return retry_after_seconds(value)
+    except (TypeError, ValueError):
+        return None
 
 
 class VintedClient:
@@ -112,6 +125,12 @@ class VintedClient:
                 _roundtrip(session.channel, command, ack_s=ack_s, result_s=self.timeout_s),
                 timeout=ack_s + self.timeout_s + 5,
             )
+        except RedisError as error:
+            # The channel layer failed mid-command: whether the extension ran it is unknown.
+            raise TransientMarketplaceError(
+                f"vinted {method} {path}: the relay failed ({error})",
+                ambiguous=method not in SAFE_METHODS,
+            ) from error
         finally:
             pacer.give(turn)
         return self._checked(reply, method=method, path=path, channel=session.channel)
@@ -129,7 +148,7 @@ class VintedClient:
             )
         if reply.timed_out:
             raise TransientMarketplaceError(
-                f"{where}: extension command timeout after {self.timeout_s:.0f}s",
+                f"{where}: extension command timeout after {self.timeout_s:g}s",
                 ambiguous=ambiguous,
             )
         if reply.ok:
@@ -141,9 +160,11 @@ class VintedClient:
         status, error = reply.status, reply.error or "no detail"
         message = f"{where} → {status}: {error}"
         if status == 0 or status >= 500 or status in (408, 429):
-            retry_after = retry_after_seconds((reply.headers or {}).get("Retry-After"))
             raise TransientMarketplaceError(
-                message, status=status or None, retry_after=retry_after, ambiguous=ambiguous
+                message,
+                status=status or None,
+                retry_after=_retry_after(reply.headers),
+                ambiguous=ambiguous,
             )
         if status == 401:
             raise MarketplaceAuthError(

@@ -227,12 +227,13 @@ def test_publish_plans_one_upload_per_image_between_create_and_activate():
     # then
     assert [(step.name, step.description) for step in plan] == [
         ("create_draft", "Create the draft listing"),
+        ("set_inventory", "Set the SKU, price and quantity"),
         ("upload_image_1", "Upload image 1/3"),
         ("upload_image_2", "Upload image 2/3"),
         ("upload_image_3", "Upload image 3/3"),
         ("activate", "Activate the listing"),
     ]
-    assert plan[2].payload == {"url": "http://127.0.0.1/1.jpg", "rank": 2}
+    assert plan[3].payload == {"url": "http://127.0.0.1/1.jpg", "rank": 2}
 
 
 def test_publish_plans_at_most_ten_uploads():

@@ -60,9 +60,9 @@ def test_two_workers_claiming_the_same_job_exactly_one_wins(live_tenant, no_brok
     assert winners[0].pk == job.pk
     stored = MarketplaceJob.objects.get(pk=job.pk)
     assert (stored.status, stored.attempts) == (JobStatus.RUNNING, 1)
-    assert list(
-        JobEvent.objects.filter(job_id=job.pk).values_list("from_status", "to_status")
-    ) == [(JobStatus.PENDING, JobStatus.RUNNING)]
+    assert list(JobEvent.objects.filter(job_id=job.pk).values_list("from_status", "to_status")) == [
+        (JobStatus.PENDING, JobStatus.RUNNING)
+    ]
 
 
 def test_burst_of_workers_claims_every_job_exactly_once(live_tenant, no_broker):
@@ -94,8 +94,9 @@ def test_burst_of_workers_claims_every_job_exactly_once(live_tenant, no_broker):
     assert dict(MarketplaceJob.objects.values_list("pk", "attempts")) == dict.fromkeys(job_ids, 1)
     assert set(MarketplaceJob.objects.values_list("status", flat=True)) == {JobStatus.RUNNING}
     claims = Counter(
-        JobEvent.objects.filter(from_status=JobStatus.PENDING, to_status=JobStatus.RUNNING)
-        .values_list("job_id", flat=True)
+        JobEvent.objects.filter(
+            from_status=JobStatus.PENDING, to_status=JobStatus.RUNNING
+        ).values_list("job_id", flat=True)
     )
     assert claims == dict.fromkeys(job_ids, 1)
     assert JobEvent.objects.count() == len(job_ids)

@@ -13,18 +13,19 @@ from tests.factories.marketplace import ProductFactory
 
 
 def test_job_create_fills_defaults_and_enqueues_after_commit(
-    tenant, member, django_capture_on_commit_callbacks
+    tenant, member, no_broker, django_capture_on_commit_callbacks
 ):
     # given a product
     product = ProductFactory()
 
-    # when a publish job is created without a key
-    with django_capture_on_commit_callbacks() as callbacks:
+    # when a publish job is created without a key, and its transaction commits
+    with django_capture_on_commit_callbacks(execute=True):
         job = job_create(
             marketplace="ebay", action="publish", product_id=product.pk, created_by=member
         )
+        sent_before_commit = list(no_broker)
 
-    # then it is pending with the catalogue's defaults, a generated key and one enqueue
+    # then it is pending with the catalogue's defaults and a generated key
     stored = MarketplaceJob.objects.get(pk=job.pk)
     assert (stored.status, stored.attempts, stored.max_retries) == (JobStatus.PENDING, 0, 3)
     assert (stored.marketplace, stored.action_type.code, stored.product_id) == (
@@ -36,7 +37,9 @@ def test_job_create_fills_defaults_and_enqueues_after_commit(
     assert stored.created_by_id == member.pk
     assert re.fullmatch(r"job:[0-9a-f]{32}", stored.idempotency_key)
     assert abs(stored.expires_at - stored.created_at - timedelta(hours=1)) < timedelta(seconds=1)
-    assert len(callbacks) == 1
+    # and its one trigger is sent after the commit, never before
+    assert sent_before_commit == []
+    assert no_broker == [("marketplace.run_job", (job.pk,))]
 
 
 def test_sync_job_needs_no_product(tenant):
@@ -95,8 +98,14 @@ def test_reused_idempotency_key_for_another_request_conflicts(tenant, change):
     ("kwargs", "details"),
     [
         ({"marketplace": "ebay", "action": "publish"}, {"product_id": None}),
-        ({"marketplace": "ebay", "action": "teleport"}, {"marketplace": "ebay", "action": "teleport"}),
-        ({"marketplace": "amazon", "action": "publish"}, {"marketplace": "amazon", "action": "publish"}),
+        (
+            {"marketplace": "ebay", "action": "teleport"},
+            {"marketplace": "ebay", "action": "teleport"},
+        ),
+        (
+            {"marketplace": "amazon", "action": "publish"},
+            {"marketplace": "amazon", "action": "publish"},
+        ),
         (
             {"marketplace": "ebay", "action": "delete", "product_id": 987_654_321},
             {"product_id": 987_654_321},
@@ -105,14 +114,17 @@ def test_reused_idempotency_key_for_another_request_conflicts(tenant, change):
     ids=["publish-without-product", "unknown-action", "unknown-marketplace", "unknown-product"],
 )
 def test_invalid_job_is_refused_and_nothing_is_created(
-    tenant, django_capture_on_commit_callbacks, kwargs, details
+    tenant, no_broker, django_capture_on_commit_callbacks, kwargs, details
 ):
     # given / when an invalid job is asked for
-    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(ValidationFailed) as raised:
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(ValidationFailed) as raised,
+    ):
         job_create(**kwargs)
 
     # then it is refused (400) with details, with no row and nothing enqueued
     assert (raised.value.code, raised.value.http_status) == ("validation_failed", 400)
     assert raised.value.details == details
     assert MarketplaceJob.objects.count() == 0
-    assert callbacks == []
+    assert (callbacks, no_broker) == ([], [])

@@ -1,6 +1,8 @@
 from rest_framework import serializers
 
+from marketplace.api.serializers.fields import JSONObjectField, id_field
 from marketplace.models import JobEvent, MarketplaceJob, MarketplaceTask
+from marketplace.states import ActionCode, JobPriority, Marketplace
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -21,17 +23,21 @@ class TaskSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         )
+        read_only_fields = fields
 
 
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobEvent
         fields = ("id", "from_status", "to_status", "at", "actor", "actor_user", "reason")
+        read_only_fields = fields
 
 
 class JobSerializer(serializers.ModelSerializer):
     action = serializers.CharField(source="action_type.code", read_only=True)
-    batch_id = serializers.CharField(source="batch.batch_id", read_only=True, default=None)
+    batch_id = serializers.CharField(
+        source="batch.batch_id", read_only=True, allow_null=True, default=None
+    )
 
     class Meta:
         model = MarketplaceJob
@@ -71,3 +77,18 @@ class JobDetailSerializer(JobSerializer):
     class Meta(JobSerializer.Meta):
         fields = (*JobSerializer.Meta.fields, "allowed_actions", "tasks", "events")
         read_only_fields = fields
+
+
+class JobCreateSerializer(serializers.Serializer):
+    marketplace = serializers.ChoiceField(choices=Marketplace.choices)
+    action = serializers.ChoiceField(choices=ActionCode.choices)
+    product_id = id_field(
+        required=False, allow_null=True, help_text="Required for publish, update and delete."
+    )
+    input_data = JSONObjectField(required=False, help_text="Handler-specific options.")
+    priority = serializers.ChoiceField(
+        choices=JobPriority.choices,
+        required=False,
+        allow_null=True,
+        help_text="1 critical … 4 low; the action's default when omitted.",
+    )

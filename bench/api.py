@@ -1,0 +1,201 @@
+"""API figures of DESIGN §6: `python -m bench.api [--jobs-in-table 1000000] [--keep]`.
+
+1. Creating a 10,000-job batch through the API (POST /api/batches/ over HTTP to the ASGI
+   server, as the frontend does): the time until the response, then until every job has been
+   handed to the broker (the batch's `enqueued_at`, written by the enqueue task on a worker).
+2. The job list (GET /api/jobs/) with a million jobs in the tenant: p50/p95 per page for the
+   first page, a deep page (a cursor near the oldest job) and a filtered deep page.
+
+Its own database and Redis databases; the jobs table is filled with one INSERT … SELECT."""
+
+import argparse
+import base64
+import statistics
+import time
+from urllib.parse import quote
+
+import requests
+
+from bench.database import flush_redis, migrate_shared, recreate_database
+from bench.env import BenchEnv
+from bench.procs import Managed
+
+ENV = BenchEnv(database="relist_bench_api", broker_db=13, redis_db=14)
+SCHEMA, DOMAIN = "benchapi", "benchapi.localhost"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
+    parser.add_argument("--batch-jobs", type=int, default=10_000)
+    parser.add_argument("--batches", type=int, default=3, help="repetitions of the batch run")
+    parser.add_argument("--jobs-in-table", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=200, help="per list measurement")
+    parser.add_argument("--keep", action="store_true", help="reuse the database if it exists")
+    return parser.parse_args(argv)
+
+
+def _setup(keep: bool) -> str:
+    """Database, tenant, owner token. Returns the API token."""
+    if not keep:
+        recreate_database(ENV.database)
+        migrate_shared(ENV.for_subprocess())
+    import django  # noqa: PLC0415 - configured by ENV.apply()
+
+    django.setup()
+    from rest_framework.authtoken.models import Token  # noqa: PLC0415
+
+    from tenants.models import Membership, Tenant  # noqa: PLC0415
+    from tenants.services import tenant_provision  # noqa: PLC0415
+
+    tenant = Tenant.objects.filter(schema_name=SCHEMA).first() or tenant_provision(
+        schema_name=SCHEMA, name="API bench", domain=DOMAIN, owner_username="bench"
+    )
+    owner = Membership.objects.get(tenant=tenant, role="owner").user
+    return Token.objects.get_or_create(user=owner)[0].key
+
+
+def _products(count: int, prefix: str) -> list[int]:
+    from marketplace.models import Product  # noqa: PLC0415
+    from tenants.context import tenant_context  # noqa: PLC0415
+
+    with tenant_context(SCHEMA):
+        products = Product.objects.bulk_create(
+            (Product(sku=f"{prefix}{n:06d}", title=f"Item {n}", price=10) for n in range(count)),
+            batch_size=5000,
+        )
+    return [p.pk for p in products]
+
+
+def _enqueued_at(batch_id: str) -> float | None:
+    from batches.models import BatchJob  # noqa: PLC0415
+    from tenants.context import tenant_context  # noqa: PLC0415
+
+    with tenant_context(SCHEMA):
+        value = BatchJob.objects.filter(batch_id=batch_id).values_list("enqueued_at", flat=True)
+        stamp = value.first()
+    return stamp.timestamp() if stamp else None
+
+
+def batch_runs(session: requests.Session, api: str, *, jobs: int, runs: int) -> None:
+    print(f"\n1. Batch creation through the API ({jobs} jobs, {runs} runs)")
+    print(f"{'run':>4}{'response s':>12}{'all enqueued s':>16}{'status':>8}")
+    for run in range(1, runs + 1):
+        product_ids = _products(jobs, prefix=f"B{run}-{time.time_ns()}-")
+        body = {"product_ids": product_ids, "marketplaces": ["ebay"], "action": "publish"}
+        started = time.time()
+        response = session.post(f"{api}/batches/", json=body, timeout=60)
+        answered = time.time()
+        batch_id = response.json()["batch_id"]
+        while (enqueued := _enqueued_at(batch_id)) is None and time.time() - started < 120:
+            time.sleep(0.05)
+        enqueued_s = f"{enqueued - started:.2f}" if enqueued else "n/a"
+        print(f"{run:>4}{answered - started:>12.3f}{enqueued_s:>16}{response.status_code:>8}")
+        flush_redis((ENV.broker_db,))  # the run_job messages: nobody consumes them here
+
+
+def fill_jobs(total: int) -> float:
+    """`total` jobs in the tenant's table with one INSERT … SELECT (mixed statuses)."""
+    from django.db import connection  # noqa: PLC0415
+
+    from tenants.context import tenant_context  # noqa: PLC0415
+
+    started = time.perf_counter()
+    with tenant_context(SCHEMA), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM marketplace_marketplacejob")
+        have = cursor.fetchone()[0]
+        if have < total:
+            cursor.execute("SELECT id FROM public.catalogue_marketplaceactiontype LIMIT 1")
+            action_type = cursor.fetchone()[0]
+            cursor.execute(
+                """
+                INSERT INTO marketplace_marketplacejob
+                  (marketplace, action_type_id, status, priority, attempts, max_retries,
+                   expires_at, idempotency_key, input_data, result_data, error_code,
+                   error_message, status_reason, pause_requested, cancel_requested,
+                   created_at, updated_at)
+                SELECT (ARRAY['ebay','etsy','vinted'])[1 + g %% 3], %s,
+                       (ARRAY['completed','completed','completed','failed','pending'])[1 + g %% 5],
+                       3, 1, 3, now() + interval '1 hour', 'fill:' || g || ':' || %s,
+                       '{}', '{}', '', '', '', false, false, now(), now()
+                FROM generate_series(1, %s) AS g
+                """,
+                [action_type, time.time_ns(), total - have],
+            )
+            cursor.execute("ANALYZE marketplace_marketplacejob")
+    return time.perf_counter() - started
+
+
+def _timed(session: requests.Session, url: str, count: int) -> tuple[float, float, int]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = session.get(url, timeout=30)
+        samples.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    rows = len(response.json()["results"])
+    quantiles = statistics.quantiles(samples, n=100)
+    return statistics.median(samples), quantiles[94], rows
+
+
+def _deep_cursor(position: int) -> str:
+    """DRF's cursor for "after id `position`" in the -id ordering."""
+    return quote(base64.b64encode(f"p={position}".encode()).decode())
+
+
+def list_runs(session: requests.Session, api: str, *, total: int, count: int) -> None:
+    deep = max(total // 10, 1)
+    cases = [
+        ("first page", f"{api}/jobs/"),
+        ("deep page (id < 10%)", f"{api}/jobs/?cursor={_deep_cursor(deep)}"),
+        ("filtered first page", f"{api}/jobs/?status=failed&marketplace=ebay"),
+        (
+            "filtered deep page",
+            f"{api}/jobs/?status=failed&marketplace=ebay&cursor={_deep_cursor(deep)}",
+        ),
+    ]
+    print(f"\n2. Job list with {total:,} jobs in the tenant ({count} requests each, 50 per page)")
+    print(f"{'case':<26}{'p50 ms':>9}{'p95 ms':>9}{'rows':>6}")
+    for name, url in cases:
+        p50, p95, rows = _timed(session, url, count)
+        print(f"{name:<26}{p50:>9.1f}{p95:>9.1f}{rows:>6}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = _parse(argv)
+    ENV.apply()
+    flush_redis((ENV.broker_db, ENV.redis_db))
+    token = _setup(opts.keep)
+    env = ENV.for_subprocess()
+    from demo.processes import free_port, wait_port  # noqa: PLC0415
+
+    port = free_port()
+    web = Managed(
+        [".venv/bin/daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        env=env,
+        name="api-web",
+    )
+    worker = Managed(
+        [".venv/bin/celery", "-A", "config", "worker", "-Q", "default", "-c", "1",
+         "--without-gossip", "--without-mingle", "-l", "warning"],
+        env=env,
+        name="api-worker",
+    )  # fmt: skip
+    try:
+        wait_port(port, process=web.process)
+        api = f"http://127.0.0.1:{port}/api"
+        session = requests.Session()
+        session.headers.update({"Host": DOMAIN, "Authorization": f"Token {token}"})
+        session.get(f"{api}/jobs/", timeout=30).raise_for_status()  # warm the web process
+        print("Relist API bench: daphne (1 process), PostgreSQL and Redis on loopback")
+        batch_runs(session, api, jobs=opts.batch_jobs, runs=opts.batches)
+        filled = fill_jobs(opts.jobs_in_table)
+        print(f"\n(filled the jobs table to {opts.jobs_in_table:,} rows in {filled:.1f}s)")
+        list_runs(session, api, total=opts.jobs_in_table, count=opts.requests)
+    finally:
+        worker.stop()
+        web.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

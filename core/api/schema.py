@@ -1,0 +1,94 @@
+"""OpenAPI pieces shared by every endpoint: the error body and the error responses that any
+operation can give (drf-spectacular infers only the success ones).
+
+`add_error_responses` is a postprocessing hook: it documents 401 and 404 on every operation
+(authentication, tenant membership, unknown ids), 400 where input is parsed and 403 on writes
+(viewers). Endpoint-specific errors (409, 422, 503) are declared on the views with `errors()`."""
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+ERROR_COMPONENT = "Error"
+_REF = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
+_DESCRIPTIONS = {
+    400: "The request is invalid (validation_failed, parse_error).",
+    401: "Authentication is missing or invalid.",
+    403: "The member may only read (viewer), or the CSRF check failed.",
+    404: "Not found, or not a member of this shop.",
+    409: "The resource's state refuses the action (invalid_transition, conflict).",
+    422: "The Idempotency-Key was used for a different request.",
+    503: "The marketplace or the shop is unavailable right now; try again later.",
+}
+_WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable: not_found, …")
+    message = serializers.CharField(help_text="For humans.")
+    details = serializers.DictField(
+        child=serializers.JSONField(), help_text="Structured context; {} when there is none."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+    class Meta:
+        ref_name = ERROR_COMPONENT
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """`extend_schema(responses={200: X, **errors(409)})`."""
+    return {
+        status: OpenApiResponse(response=ErrorSerializer, description=_DESCRIPTIONS[status])
+        for status in statuses
+    }
+
+
+def _error_component() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {"type": "object", "additionalProperties": {}},
+                },
+                "required": ["code", "message", "details"],
+            }
+        },
+        "required": ["error"],
+    }
+
+
+def _statuses_for(method: str, operation: dict[str, Any]) -> list[int]:
+    statuses = [404]
+    if operation.get("security") != [{}]:
+        statuses.append(401)
+    has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
+    if method in _WRITE_METHODS or has_query:
+        statuses.append(400)
+    if method in _WRITE_METHODS:
+        statuses.append(403)
+    return statuses
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault(ERROR_COMPONENT, _error_component())
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            responses = operation.setdefault("responses", {})
+            for status in _statuses_for(method, operation):
+                responses.setdefault(
+                    str(status),
+                    {
+                        "description": _DESCRIPTIONS[status],
+                        "content": {"application/json": {"schema": _REF}},
+                    },
+                )
+    return result

@@ -1,0 +1,61 @@
+"""Query filters of the job and product lists. Each one maps onto an index that keeps the
+cursor-paginated list an index range scan at a million jobs (see MarketplaceJob.Meta.indexes)."""
+
+from django import forms
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from batches.selectors import batch_pk_subquery
+from marketplace.api.serializers.fields import MAX_ID
+from marketplace.catalogue.selectors import action_type_ids
+from marketplace.models import MarketplaceJob, Product
+from marketplace.states import ActionCode, JobStatus, Marketplace
+
+
+class _IdField(forms.IntegerField):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)  # type: ignore[misc]
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(filters.NumberFilter):
+    field_class = _IdField
+
+
+class JobFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(
+        choices=JobStatus.choices, help_text="Repeat for several: ?status=failed&status=expired"
+    )
+    marketplace = filters.MultipleChoiceFilter(choices=Marketplace.choices)
+    action = filters.ChoiceFilter(choices=ActionCode.choices, method="filter_action")
+    batch = filters.CharFilter(
+        method="filter_batch", max_length=64, help_text="The batch's public batch_id."
+    )
+    product = IdFilter(field_name="product_id")
+
+    class Meta:
+        model = MarketplaceJob
+        fields = ("status", "marketplace", "action", "batch", "product")
+
+    def filter_action(
+        self, queryset: QuerySet[MarketplaceJob], name: str, value: str
+    ) -> QuerySet[MarketplaceJob]:
+        # The catalogue is cached per process: filter on the foreign key, join nothing.
+        return queryset.filter(action_type_id__in=action_type_ids(code=value))
+
+    def filter_batch(
+        self, queryset: QuerySet[MarketplaceJob], name: str, value: str
+    ) -> QuerySet[MarketplaceJob]:
+        # Not a join on batch_id: PostgreSQL would not know which batch when planning, and
+        # would walk the primary key past every newer job of other batches.
+        return queryset.filter(batch_id=batch_pk_subquery(batch_id=value))
+
+
+class ProductFilter(filters.FilterSet):
+    sku = filters.CharFilter(max_length=64)
+
+    class Meta:
+        model = Product
+        fields = ("sku",)

@@ -1,0 +1,111 @@
+"""The shop's marketplace connections: status of all three, OAuth for eBay and Etsy (start,
+callback, disconnect). Vinted connects through the browser extension and its tokens
+(tenants.api)."""
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.permissions import IsTenantMember, IsTenantWriter
+from core.api.schema import errors
+from marketplace import selectors
+from marketplace.api.serializers.connections import (
+    AuthorizationCallbackSerializer,
+    AuthorizationStartSerializer,
+    ConnectionStateSerializer,
+)
+from marketplace.services import connections as connection_services
+from marketplace.services import oauth as oauth_services
+from marketplace.states import Marketplace
+
+_MARKETPLACE = OpenApiParameter(
+    "marketplace", OpenApiTypes.STR, OpenApiParameter.PATH, enum=Marketplace.values
+)
+_REDIRECT_URIS = {
+    Marketplace.EBAY: "EBAY_OAUTH_REDIRECT_URI",
+    Marketplace.ETSY: "ETSY_OAUTH_REDIRECT_URI",
+}
+
+
+class ConnectionViewSet(viewsets.ViewSet):
+    lookup_field = "marketplace"
+    lookup_value_regex = "|".join(Marketplace.values)
+
+    @extend_schema(
+        summary="The shop's connection to each marketplace.",
+        responses=ConnectionStateSerializer(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        states = selectors.connection_state_list(tenant=request.tenant)
+        return Response(ConnectionStateSerializer(states, many=True).data)
+
+    @extend_schema(
+        summary="The shop's connection to one marketplace.",
+        parameters=[_MARKETPLACE],
+        responses=ConnectionStateSerializer,
+    )
+    def retrieve(self, request: Request, marketplace: str) -> Response:
+        state = selectors.connection_state_get(tenant=request.tenant, marketplace=marketplace)
+        return Response(ConnectionStateSerializer(state).data)
+
+    @extend_schema(
+        summary="Disconnect: forget the shop's eBay or Etsy tokens.",
+        parameters=[_MARKETPLACE],
+        responses={204: None},
+    )
+    def destroy(self, request: Request, marketplace: str) -> Response:
+        connection_services.connection_disconnect(marketplace=marketplace)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Start connecting eBay or Etsy: the consent URL to send the user to.",
+        parameters=[_MARKETPLACE],
+        request=None,
+        responses=AuthorizationStartSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def authorize(self, request: Request, marketplace: str) -> Response:
+        start = oauth_services.connection_authorize_start(
+            marketplace=marketplace,
+            schema_name=request.tenant.schema_name,
+            user_id=request.user.pk,
+            redirect_uri=_redirect_uri(request, marketplace),
+        )
+        return Response(AuthorizationStartSerializer(start).data)
+
+    @extend_schema(
+        summary="Where the marketplace sends the user back: exchanges the code for tokens.",
+        parameters=[
+            _MARKETPLACE,
+            OpenApiParameter("code", OpenApiTypes.STR, required=True),
+            OpenApiParameter("state", OpenApiTypes.STR, required=True),
+        ],
+        responses={200: ConnectionStateSerializer, **errors(422, 503)},
+    )
+    @action(detail=True, methods=["get"], permission_classes=[IsTenantMember, IsTenantWriter])
+    def callback(self, request: Request, marketplace: str) -> Response:
+        query = AuthorizationCallbackSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        oauth_services.connection_authorize_complete(
+            marketplace=marketplace,
+            code=query.validated_data["code"],
+            state=query.validated_data["state"],
+            schema_name=request.tenant.schema_name,
+            user_id=request.user.pk,
+        )
+        state = selectors.connection_state_get(tenant=request.tenant, marketplace=marketplace)
+        return Response(ConnectionStateSerializer(state).data)
+
+
+def _redirect_uri(request: Request, marketplace: str) -> str:
+    """The configured one (eBay's RuName in production), else this API's callback."""
+    setting = _REDIRECT_URIS.get(Marketplace(marketplace))
+    if setting and (configured := getattr(settings, setting)):
+        return str(configured)
+    callback = reverse("connection-callback", kwargs={"marketplace": marketplace})
+    return request.build_absolute_uri(callback)

@@ -1,0 +1,113 @@
+from collections.abc import Callable
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotency_key_from
+from core.api.schema import errors
+from marketplace import selectors
+from marketplace.api.filters import JobFilter
+from marketplace.api.serializers.jobs import (
+    JobCreateSerializer,
+    JobDetailSerializer,
+    JobSerializer,
+    TaskSerializer,
+)
+from marketplace.models import MarketplaceJob
+from marketplace.services import jobs as job_services
+from marketplace.services.idempotency import Answer, idempotent_create
+from marketplace.states import EventActor
+
+JobAction = Callable[..., MarketplaceJob]
+_ACTION_SCHEMA = extend_schema(request=None, responses={200: JobDetailSerializer, **errors(409)})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List jobs, newest first (cursor pagination)."),
+    retrieve=extend_schema(summary="A job with its steps, its events and its allowed actions."),
+)
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = JobSerializer
+    filterset_class = JobFilter
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[MarketplaceJob]:
+        if self.action == "retrieve":
+            return selectors.job_detail_queryset().select_related("batch")
+        if self.action == "list":
+            return selectors.job_list().select_related("batch")
+        return selectors.job_list()
+
+    def get_serializer_class(self) -> type[JobSerializer]:
+        return JobSerializer if self.action == "list" else JobDetailSerializer
+
+    @extend_schema(
+        summary="Create a job (enqueued once committed).",
+        request=JobCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: JobDetailSerializer, **errors(422)},
+    )
+    def create(self, request: Request) -> Response:
+        key = idempotency_key_from(request)
+        serializer = JobCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        payload = {
+            "marketplace": data["marketplace"],
+            "action": data["action"],
+            "product_id": data.get("product_id"),
+            "input_data": data.get("input_data") or {},
+            "priority": data.get("priority"),
+        }
+
+        def create_job() -> Answer:
+            job = job_services.job_create(**payload, idempotency_key=key, created_by=request.user)
+            return status.HTTP_201_CREATED, JobDetailSerializer(job).data
+
+        if key is None:
+            code, body = create_job()
+        else:
+            code, body = idempotent_create(
+                scope="jobs", key=key, payload=payload, create=create_job, user=request.user
+            )
+        return Response(body, status=code)
+
+    @extend_schema(summary="The job's steps, in order.", responses=TaskSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def tasks(self, request: Request, pk: str) -> Response:
+        job = self.get_object()
+        return Response(TaskSerializer(selectors.job_task_list(job_id=job.pk), many=True).data)
+
+    @_ACTION_SCHEMA
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def pause(self, request: Request, pk: str) -> Response:
+        """Pause now if pending; a running job pauses at its next step boundary."""
+        return self._act(job_services.job_pause)
+
+    @_ACTION_SCHEMA
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def resume(self, request: Request, pk: str) -> Response:
+        """Put a paused job back in the queue."""
+        return self._act(job_services.job_resume)
+
+    @_ACTION_SCHEMA
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request: Request, pk: str) -> Response:
+        """Cancel now if pending or paused; a running job stops at its next step boundary."""
+        return self._act(job_services.job_cancel)
+
+    @_ACTION_SCHEMA
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def retry(self, request: Request, pk: str) -> Response:
+        """Run a failed or expired job again; steps that succeeded are kept."""
+        return self._act(job_services.job_retry)
+
+    def _act(self, service: JobAction) -> Response:
+        job = self.get_object()
+        job = service(job_id=job.pk, actor=EventActor.USER, user=self.request.user)
+        fresh = selectors.job_detail_queryset().select_related("batch").get(pk=job.pk)
+        return Response(JobDetailSerializer(fresh).data)

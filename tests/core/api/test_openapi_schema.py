@@ -1,0 +1,190 @@
+"""The OpenAPI 3 schema (drf-spectacular) and its docs UI: served, valid, complete, and accurate
+enough that schemathesis, generating requests from it against the app, finds no server error."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from drf_spectacular.validation import validate_schema
+from hypothesis import HealthCheck, given, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import client_for, tenant_host
+from tests.factories.marketplace import ProductFactory, make_batch, make_job_in
+
+OPERATIONS = {
+    ("/api/products/", "get"),
+    ("/api/products/", "post"),
+    ("/api/products/{id}/", "get"),
+    ("/api/products/{id}/", "put"),
+    ("/api/products/{id}/", "patch"),
+    ("/api/products/{id}/", "delete"),
+    ("/api/jobs/", "get"),
+    ("/api/jobs/", "post"),
+    ("/api/jobs/{id}/", "get"),
+    ("/api/jobs/{id}/tasks/", "get"),
+    ("/api/jobs/{id}/pause/", "post"),
+    ("/api/jobs/{id}/resume/", "post"),
+    ("/api/jobs/{id}/cancel/", "post"),
+    ("/api/jobs/{id}/retry/", "post"),
+    ("/api/batches/", "get"),
+    ("/api/batches/", "post"),
+    ("/api/batches/{batch_id}/", "get"),
+    ("/api/batches/{batch_id}/cancel/", "post"),
+    ("/api/connections/", "get"),
+    ("/api/connections/{marketplace}/", "get"),
+    ("/api/connections/{marketplace}/", "delete"),
+    ("/api/connections/{marketplace}/authorize/", "post"),
+    ("/api/connections/{marketplace}/callback/", "get"),
+    ("/api/connections/vinted/tokens/", "get"),
+    ("/api/connections/vinted/tokens/", "post"),
+    ("/api/connections/vinted/tokens/{id}/revoke/", "post"),
+}
+ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}
+# No 5xx, and every answer is one the schema documents, in its documented shape.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def openapi(test_tenants, django_db_blocker) -> dict:
+    """The schema as a shop's host serves it, without credentials (generated once: ~1 s)."""
+    with django_db_blocker.unblock():
+        host = tenant_host(test_tenants["test_shop_a"])
+        response = client_for(host=host).get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def _operations(schema: dict) -> set[tuple[str, str]]:
+    return {(path, method) for path, item in schema["paths"].items() for method in item}
+
+
+def test_schema_is_valid_openapi_3_and_lists_every_endpoint(openapi):
+    # given the schema served on a shop's host, without credentials
+    # then it is a valid OpenAPI 3 document with exactly the API's operations
+    validate_schema(openapi)
+    assert openapi["openapi"].startswith("3.")
+    assert _operations(openapi) == OPERATIONS
+
+
+def test_every_operation_documents_token_auth_and_the_error_shape(openapi):
+    # then each operation needs a token and documents its 401 and 404 as the error body
+    for path, method in sorted(OPERATIONS):
+        operation = openapi["paths"][path][method]
+        assert {"tokenAuth": []} in operation["security"], (path, method)
+        for status in ("401", "404"):
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert schema == ERROR_SCHEMA, (path, method, status)
+    assert openapi["components"]["securitySchemes"]["tokenAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": 'Token-based authentication with required prefix "Token"',
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status"),
+    [
+        ("/api/jobs/{id}/pause/", "post", "409"),
+        ("/api/jobs/{id}/retry/", "post", "409"),
+        ("/api/batches/{batch_id}/cancel/", "post", "409"),
+        ("/api/jobs/", "post", "422"),
+        ("/api/batches/", "post", "422"),
+        ("/api/products/{id}/", "delete", "409"),
+        ("/api/connections/{marketplace}/callback/", "get", "503"),
+        ("/api/jobs/", "get", "400"),
+        ("/api/products/", "post", "403"),
+    ],
+)
+def test_specific_errors_are_documented(openapi, path, method, status):
+    responses = openapi["paths"][path][method]["responses"]
+    assert responses[status]["content"]["application/json"]["schema"] == ERROR_SCHEMA
+
+
+def test_create_endpoints_document_the_idempotency_key(openapi):
+    for path in ("/api/jobs/", "/api/batches/"):
+        headers = [p["name"] for p in openapi["paths"][path]["post"]["parameters"]]
+        assert headers == ["Idempotency-Key"]
+
+
+def test_docs_ui_is_served_on_shop_and_public_hosts(tenant, make_client):
+    # when a browser opens the docs on a shop's host and on the public host
+    on_shop = make_client(host=tenant_host(tenant)).get("/api/docs/")
+    on_public = make_client(host="localhost").get("/api/docs/")
+    schema_on_public = make_client(host="localhost").get("/api/schema/", {"format": "json"})
+
+    # then both serve Swagger UI pointing at the schema, which the public host serves too
+    for response in (on_shop, on_public):
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/html")
+        assert b"swagger-ui" in response.content
+        assert b"/api/schema/" in response.content
+    assert _operations(schema_on_public.json()) == OPERATIONS
+
+
+# --- schemathesis -------------------------------------------------------------------------
+
+
+@contextmanager
+def _inside_the_test_transaction() -> Iterator[None]:
+    """Requests sent straight to the WSGI app close "old" connections when they start and end,
+    which would end the test's transaction; the Django test client lifts this the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error(tenant, member, openapi):
+    # given some rows for generated ids to hit, and the schema loaded into schemathesis with
+    # the Django WSGI app behind it, addressed to the shop's host with the member's token
+    ProductFactory()
+    make_job_in("failed")
+    make_batch(products=2)
+    schema = schemathesis.openapi.from_dict(openapi)
+    schema.app = get_wsgi_application()
+    base_url = f"http://{tenant_host(tenant)}"
+    headers = {"Authorization": f"Token {Token.objects.get_or_create(user=member)[0].key}"}
+    operations = [result.ok() for result in schema.get_all_operations()]
+
+    # when schemathesis sends a few generated requests to every operation
+    # then no answer is a 5xx, and each is documented (a failure shows the request as curl)
+    with _inside_the_test_transaction():
+        for operation in operations:
+            _exercise(operation, base_url=base_url, headers=headers)
+    assert len(operations) == len(OPERATIONS)
+
+
+def _exercise(operation, *, base_url: str, headers: dict[str, str]) -> None:
+    @settings(
+        max_examples=5,
+        deadline=None,
+        database=None,
+        derandomize=True,  # the same requests on every run: a failure is reproducible
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy())
+    def run(case) -> None:
+        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
+
+    run()
