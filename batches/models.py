@@ -27,7 +27,9 @@ class BatchJob(models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # Users live in public; a collector walking into tenant tables from there would
+        # fail. The id stays as a plain reference (no constraint), like an audit log.
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,
     )

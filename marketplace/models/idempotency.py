@@ -19,7 +19,7 @@ class IdempotencyRecord(models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,  # see MarketplaceJob.created_by
         related_name="+",
         db_constraint=False,  # users live in public; the tenant schema must not depend on them
     )

@@ -99,7 +99,9 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # Users live in public; a collector walking into tenant tables from there would
+        # fail. The id stays as a plain reference (no constraint), like an audit log.
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,  # users live in public; the tenant schema must not depend on them
     )
@@ -283,7 +285,9 @@ class JobEvent(models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # Users live in public; a collector walking into tenant tables from there would
+        # fail. The id stays as a plain reference (no constraint), like an audit log.
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,
     )

@@ -2,7 +2,7 @@
 fails loudly (never falling back to `public`) when the tenant or its schema is missing."""
 
 import pytest
-from django.db import ProgrammingError, connection
+from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from batches.models import BatchJob
@@ -96,14 +96,6 @@ def test_tenant_context_on_a_tenant_without_schema_raises(tenant):
     assert connection.schema_name == tenant.schema_name
 
 
-@pytest.mark.xfail(
-    raises=ProgrammingError,
-    strict=True,
-    reason="created_by / actor_user use on_delete=SET_NULL across schemas: the collector "
-    "updates tenant tables from `public`, where they do not exist. Fix: on_delete=DO_NOTHING "
-    "(they already have db_constraint=False) on MarketplaceJob.created_by, JobEvent.actor_user "
-    "and BatchJob.created_by, with their AlterField migrations.",
-)
 def test_deleting_a_user_in_public_leaves_tenant_rows_alone(tenant):
     # given a user who created a job in A
     user = UserFactory()
