@@ -6,7 +6,7 @@ from marketplace.states import ActionCode
 
 
 class BatchFilter(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=BatchStatus.choices)
+    status = filters.MultipleChoiceFilter(choices=BatchStatus.choices, distinct=False)
     action = filters.ChoiceFilter(choices=ActionCode.choices)
 
     class Meta:

@@ -63,6 +63,7 @@ class BatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(body, status=code)
 
     @extend_schema(
+        operation_id="batches_cancel",
         summary="Cancel: pending and paused jobs now, running ones at their next step.",
         request=None,
         responses={200: BatchSerializer, **errors(409)},

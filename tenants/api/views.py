@@ -20,7 +20,10 @@ from tenants.models import ExtensionToken
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Your extension tokens in this shop, newest first."),
+    list=extend_schema(
+        operation_id="extension_tokens_list",
+        summary="Your extension tokens in this shop, newest first.",
+    ),
 )
 class ExtensionTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = ExtensionTokenSerializer
@@ -33,6 +36,7 @@ class ExtensionTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return selectors.extension_token_list(tenant=self.request.tenant, user=self.request.user)
 
     @extend_schema(
+        operation_id="extension_tokens_issue",
         summary="Issue a token for a browser extension (shown once).",
         request=ExtensionTokenIssueSerializer,
         responses={201: IssuedExtensionTokenSerializer},
@@ -47,6 +51,7 @@ class ExtensionTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(IssuedExtensionTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        operation_id="extension_tokens_revoke",
         summary="Revoke a token: the extension using it is refused from now on.",
         request=None,
         responses=ExtensionTokenSerializer,

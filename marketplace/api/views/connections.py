@@ -54,6 +54,7 @@ class ConnectionViewSet(viewsets.ViewSet):
         return Response(ConnectionStateSerializer(state).data)
 
     @extend_schema(
+        operation_id="connections_disconnect",
         summary="Disconnect: forget the shop's eBay or Etsy tokens.",
         parameters=[_MARKETPLACE],
         responses={204: None},
@@ -63,6 +64,7 @@ class ConnectionViewSet(viewsets.ViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
+        operation_id="connections_authorize",
         summary="Start connecting eBay or Etsy: the consent URL to send the user to.",
         parameters=[_MARKETPLACE],
         request=None,
@@ -79,6 +81,7 @@ class ConnectionViewSet(viewsets.ViewSet):
         return Response(AuthorizationStartSerializer(start).data)
 
     @extend_schema(
+        operation_id="connections_callback",
         summary="Where the marketplace sends the user back: exchanges the code for tokens.",
         parameters=[
             _MARKETPLACE,

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -23,7 +24,14 @@ from marketplace.services.idempotency import Answer, idempotent_create
 from marketplace.states import EventActor
 
 JobAction = Callable[..., MarketplaceJob]
-_ACTION_SCHEMA = extend_schema(request=None, responses={200: JobDetailSerializer, **errors(409)})
+
+
+def _action_schema(name: str) -> Callable[[Any], Any]:
+    return extend_schema(
+        operation_id=f"jobs_{name}",
+        request=None,
+        responses={200: JobDetailSerializer, **errors(409)},
+    )
 
 
 @extend_schema_view(
@@ -76,31 +84,35 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             )
         return Response(body, status=code)
 
-    @extend_schema(summary="The job's steps, in order.", responses=TaskSerializer(many=True))
+    @extend_schema(
+        operation_id="jobs_tasks",
+        summary="The job's steps, in order.",
+        responses=TaskSerializer(many=True),
+    )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def tasks(self, request: Request, pk: str) -> Response:
         job = self.get_object()
         return Response(TaskSerializer(selectors.job_task_list(job_id=job.pk), many=True).data)
 
-    @_ACTION_SCHEMA
+    @_action_schema("pause")
     @action(detail=True, methods=["post"], filter_backends=[])
     def pause(self, request: Request, pk: str) -> Response:
         """Pause now if pending; a running job pauses at its next step boundary."""
         return self._act(job_services.job_pause)
 
-    @_ACTION_SCHEMA
+    @_action_schema("resume")
     @action(detail=True, methods=["post"], filter_backends=[])
     def resume(self, request: Request, pk: str) -> Response:
         """Put a paused job back in the queue."""
         return self._act(job_services.job_resume)
 
-    @_ACTION_SCHEMA
+    @_action_schema("cancel")
     @action(detail=True, methods=["post"], filter_backends=[])
     def cancel(self, request: Request, pk: str) -> Response:
         """Cancel now if pending or paused; a running job stops at its next step boundary."""
         return self._act(job_services.job_cancel)
 
-    @_ACTION_SCHEMA
+    @_action_schema("retry")
     @action(detail=True, methods=["post"], filter_backends=[])
     def retry(self, request: Request, pk: str) -> Response:
         """Run a failed or expired job again; steps that succeeded are kept."""

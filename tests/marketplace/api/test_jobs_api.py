@@ -131,6 +131,27 @@ def test_list_query_count_is_bounded(tenant, api_client, django_assert_max_num_q
     assert len(response.json()["results"]) == 50
 
 
+def test_batch_filter_stays_one_select_without_a_join(tenant, api_client):
+    # given two batches
+    batch = make_batch(products=3)
+    make_batch(products=2)
+
+    # when the member lists the jobs of one batch
+    with CaptureQueriesContext(connection) as captured:
+        response = api_client.get("/api/jobs/", {"batch": batch.batch_id})
+    job_selects = [
+        q["sql"]
+        for q in captured.captured_queries
+        if 'FROM "marketplace_marketplacejob"' in q["sql"]
+    ]
+
+    # then its three jobs come from one SELECT that names the batch through a scalar subquery
+    # (a join would hide the batch from the planner and walk the primary key instead)
+    assert len(response.json()["results"]) == 3
+    assert len(job_selects) == 1
+    assert '"marketplace_marketplacejob"."batch_id" = (SELECT' in job_selects[0]
+
+
 @pytest.fixture
 def assorted_jobs(tenant):
     """Jobs that differ in one dimension each, named for the filter tests."""
