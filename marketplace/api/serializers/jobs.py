@@ -1,3 +1,6 @@
+from datetime import datetime
+from typing import Any
+
 from rest_framework import serializers
 
 from marketplace.api.serializers.fields import JSONObjectField, id_field
@@ -68,6 +71,43 @@ class JobSerializer(serializers.ModelSerializer):
         )
         read_only_fields = fields
 
+    def to_representation(self, instance: MarketplaceJob) -> dict[str, Any]:
+        """The hot path of the job list (50 rows a page): the same output as ModelSerializer's
+        field-by-field resolution, built directly, which took most of a page's time."""
+        job = instance
+        return {
+            "id": job.pk,
+            "marketplace": job.marketplace,
+            "action": job.action_type.code,
+            "product": job.product_id,
+            "batch_id": job.batch.batch_id if job.batch_id else None,
+            "status": job.status,
+            "status_reason": job.status_reason,
+            "priority": job.priority,
+            "attempts": job.attempts,
+            "max_retries": job.max_retries,
+            "next_attempt_at": _when(job.next_attempt_at),
+            "expires_at": _when(job.expires_at),
+            "idempotency_key": job.idempotency_key,
+            "input_data": job.input_data,
+            "result_data": job.result_data,
+            "error_code": job.error_code,
+            "error_message": job.error_message,
+            "pause_requested": job.pause_requested,
+            "cancel_requested": job.cancel_requested,
+            "heartbeat_at": _when(job.heartbeat_at),
+            "created_at": _when(job.created_at),
+            "started_at": _when(job.started_at),
+            "finished_at": _when(job.finished_at),
+        }
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else _DATETIME.to_representation(value)
+
 
 class JobDetailSerializer(JobSerializer):
     tasks = TaskSerializer(many=True, read_only=True)
@@ -77,6 +117,14 @@ class JobDetailSerializer(JobSerializer):
     class Meta(JobSerializer.Meta):
         fields = (*JobSerializer.Meta.fields, "allowed_actions", "tasks", "events")
         read_only_fields = fields
+
+    def to_representation(self, instance: MarketplaceJob) -> dict[str, Any]:
+        return {
+            **super().to_representation(instance),
+            "allowed_actions": instance.allowed_actions(),
+            "tasks": TaskSerializer(instance.tasks.all(), many=True).data,
+            "events": EventSerializer(instance.events.all(), many=True).data,
+        }
 
 
 class JobCreateSerializer(serializers.Serializer):
