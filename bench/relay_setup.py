@@ -22,15 +22,11 @@ RELAY_REDIS_DB = 7
 SCHEMA = "bench_relay_{n:03d}"
 DOMAIN = "relay-{n:03d}.bench.localhost"
 PACING_OFF = {"VINTED_MIN_SPACING_S": "0", "VINTED_SPACING_JITTER_S": "0"}
-# redis-py 8 reads with a 5 s socket timeout by default, as long as channels_redis' BZPOPMIN
-# wait: an idle consumer's read then fails and kills it. Until CHANNEL_LAYERS sets a longer one,
-# the bench passes it in the URL (redis-py reads socket_timeout from the query string).
-LAYER_SOCKET_TIMEOUT = "?socket_timeout=30"
 
 
 def overrides(env: BenchEnv) -> dict[str, str]:
     """What the relay bench sets on top of BenchEnv, here and in daphne."""
-    return {**PACING_OFF, "CHANNELS_REDIS_URL": env.redis_url + LAYER_SOCKET_TIMEOUT}
+    return {**PACING_OFF, "CHANNELS_REDIS_URL": env.redis_url}
 
 
 DAPHNE_WS_LIMITS = [
@@ -131,10 +127,7 @@ def prepare(env: BenchEnv, *, tenants: int, recreate: bool) -> dict[str, str]:
         f"{provision_s:.1f} s ({provision_s / created if created else 0:.2f} s each), "
         f"{tenants - created} reused"
     )
-    say(
-        f"  Redis db {RELAY_REDIS_DB} (REDIS_URL and channel layer, the latter with "
-        f"{LAYER_SOCKET_TIMEOUT[1:]}), flushed; pacing {PACING_OFF}"
-    )
+    say(f"  Redis db {RELAY_REDIS_DB} (REDIS_URL and channel layer), flushed; pacing {PACING_OFF}")
     say(
         f"  machine: {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, load average {load_average()}; "

@@ -254,7 +254,7 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             message = json.loads(text_data or "")
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # bad JSON, huge integers, absurd nesting
             message = None
         if not isinstance(message, dict):
             await self.send(text_data=json.dumps({"type": "error", "code": "malformed"}))

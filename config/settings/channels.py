@@ -6,7 +6,14 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [env("CHANNELS_REDIS_URL", default="redis://127.0.0.1:6379/1")],
+            # redis-py reads time out after 5 s by default, exactly channels-redis' blocking-pop
+            # wait: the two clocks race and an idle consumer dies with a TimeoutError (1011).
+            "hosts": [
+                {
+                    "address": env("CHANNELS_REDIS_URL", default="redis://127.0.0.1:6379/1"),
+                    "socket_timeout": 30,
+                }
+            ],
             "capacity": 1000,
             "expiry": 60,
         },

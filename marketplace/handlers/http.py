@@ -50,8 +50,14 @@ def retry_after_seconds(value: str | None) -> float | None:
     try:
         return max(float(value), 0.0)
     except ValueError:
+        pass
+    try:
         parsed = email.utils.parsedate_to_datetime(value)
-        return max((parsed - datetime.now(UTC)).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None  # unreadable: fall back to our own backoff rather than crash the step
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return max((parsed - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 class MarketplaceHttpClient:

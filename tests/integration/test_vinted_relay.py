@@ -348,18 +348,7 @@ def test_a_hung_extension_makes_the_job_wait_without_using_an_attempt(
         assert len(sim.items_created) == 1
 
 
-# redis-py 8 reads with a 5 s socket timeout by default, exactly channels_redis' BZPOPMIN wait:
-# an idle channel-layer read raises TimeoutError, which kills the consumer (close 1011) and the
-# worker's wait for a result. The fix is a longer socket timeout in CHANNEL_LAYERS (settings,
-# not this suite); both tests pass with CHANNELS_REDIS_URL=redis://…/N?socket_timeout=30.
-NEEDS_LAYER_SOCKET_TIMEOUT = pytest.mark.xfail(
-    strict=True,
-    reason="CHANNEL_LAYERS needs a Redis socket_timeout above channels_redis' 5 s BZPOPMIN",
-)
-
-
 @pytest.mark.slow
-@NEEDS_LAYER_SOCKET_TIMEOUT
 def test_an_extension_idle_for_longer_than_the_redis_read_timeout_stays_served(
     asgi_server, extension_token, live_tenant
 ):
@@ -375,7 +364,6 @@ def test_an_extension_idle_for_longer_than_the_redis_read_timeout_stays_served(
 
 
 @pytest.mark.slow
-@NEEDS_LAYER_SOCKET_TIMEOUT
 def test_a_vinted_call_slower_than_the_redis_read_timeout_completes(
     asgi_server, extension_token, live_tenant
 ):

@@ -24,7 +24,7 @@ def worker_environment(extra: Mapping[str, str]) -> dict[str, str]:
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "REDIS_URL": settings.REDIS_URL,
-        "CHANNELS_REDIS_URL": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0],
+        "CHANNELS_REDIS_URL": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"],
         "RELIST_RETRY_BACKOFF_SCALE_S": "0.05",
         "PYTHONUNBUFFERED": "1",
     }

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from channels.layers import get_channel_layer
+from channels_redis.utils import create_pool
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.errors import (
@@ -278,3 +280,13 @@ def test_a_channel_layer_failure_is_a_retryable_error(
     )
     assert error.value.ambiguous is ambiguous
     assert redis_client().exists(f"relist:vinted:turn:{tenant_schema}") == 0
+
+
+def test_the_channel_layers_redis_reads_outlast_its_blocking_pop():
+    # given the configured channel layer, whose receive blocks in BZPOPMIN for brpop_timeout s
+    layer = get_channel_layer()
+    # when a connection of its pool is made
+    connection = create_pool(layer.hosts[0]).make_connection()
+    # then its reads wait longer: a read that times out first raises in every idle consumer
+    # (closing the extension's socket with 1011) and in a worker waiting for a slow result
+    assert connection.socket_timeout is None or connection.socket_timeout > layer.brpop_timeout
