@@ -185,7 +185,7 @@ def batch_enqueue_jobs(*, batch_pk: int) -> int:
                 batch_id=batch_pk, status=JobStatus.PENDING, pk__gt=last_pk
             )
             .order_by("pk")
-            .only("pk", "marketplace", "priority", "next_attempt_at")[:ENQUEUE_CHUNK]
+            .only("pk", "status", "marketplace", "priority", "next_attempt_at")[:ENQUEUE_CHUNK]
         )
         if not chunk:
             break

@@ -51,10 +51,8 @@ def _kind(sql: str) -> str:
     head = words[0].upper() if words else "?"
     if head == "RELEASE":
         return "RELEASE SAVEPOINT"
-    if head in ("SET", "SELECT", "INSERT", "UPDATE", "DELETE", "SAVEPOINT", "ROLLBACK"):
-        if head == "SELECT" and "FOR UPDATE" in sql.upper():
-            return "SELECT FOR UPDATE"
-        return head
+    if head == "SELECT" and "FOR UPDATE" in sql.upper():
+        return "SELECT FOR UPDATE"
     return head
 
 

@@ -4,10 +4,24 @@ https://github.com/maciej-gol/tenant-schemas-celery"""
 
 import os
 
+from celery.signals import task_postrun, task_prerun
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = CeleryApp("relist")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Celery's Django fix-up closes the database connections around every task unless this is set:
+# each job paid two new PostgreSQL sessions (measured by bench/). Keep them, and let Django's
+# CONN_MAX_AGE and health checks decide when to recycle, as in a web request.
+# https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html
+app.conf.update(CELERY_DB_REUSE_MAX=1_000_000)
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _recycle_stale_connections(**_: object) -> None:
+    from django.db import close_old_connections  # noqa: PLC0415 - apps load after this module
+
+    close_old_connections()

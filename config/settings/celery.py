@@ -39,3 +39,6 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "maintenance", "expires": 1700},
     },
 }
+
+# tenant-schemas-celery looks the tenant up on every task unless cached (seconds).
+CELERY_TASK_TENANT_CACHE_SECONDS = env.int("CELERY_TASK_TENANT_CACHE_SECONDS", default=60)

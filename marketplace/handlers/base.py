@@ -8,11 +8,14 @@ Handlers raise the engine's error classes (core.errors): TransientMarketplaceErr
 backoff), PermanentMarketplaceError (fail now), Deferral (wait, no attempt consumed).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from marketplace.models import Listing, MarketplaceJob, Product
 from marketplace.states import TaskType
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,13 @@ class JobContext:
     product: Product | None = None
     listing: Listing | None = None
     image_urls: list[str] = field(default_factory=list)
+    _clients: dict[Callable[[], Any], Any] = field(default_factory=dict)
+
+    def client(self, factory: Callable[[], T]) -> T:
+        """One marketplace client per job: credentials are read once, not once per call."""
+        if factory not in self._clients:
+            self._clients[factory] = factory()
+        return self._clients[factory]
 
     def require_product(self) -> Product:
         from core.errors import PermanentMarketplaceError  # noqa: PLC0415 - avoids a cycle

@@ -218,7 +218,7 @@ def jobs_dispatch_due(
             Q(next_attempt_at__lte=now - grace)
             | Q(next_attempt_at__isnull=True, updated_at__lte=now - lost_after)
         )
-        .only("pk", "marketplace", "priority", "next_attempt_at")
+        .only("pk", "status", "marketplace", "priority", "next_attempt_at")
         .order_by("priority", "pk")[:limit]
     )
     if not due:
@@ -239,7 +239,7 @@ def jobs_wake_waiting(*, marketplace: str) -> int:
             marketplace=marketplace,
             status=JobStatus.PENDING,
             status_reason=WAITING_FOR_EXTENSION,
-        ).only("pk", "marketplace", "priority", "next_attempt_at")
+        ).only("pk", "status", "marketplace", "priority", "next_attempt_at")
     )
     if not waiting:
         return 0

@@ -83,7 +83,7 @@ class EbayPublish:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = EbayClient.for_tenant()
+        client = ctx.client(EbayClient.for_tenant)
         product = ctx.require_product()
         if step.name == "inventory_item":
             client.put_inventory_item(product.sku, payloads.inventory_item(product, ctx.image_urls))
@@ -129,7 +129,7 @@ class EbayUpdate:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = EbayClient.for_tenant()
+        client = ctx.client(EbayClient.for_tenant)
         product = ctx.require_product()
         if step.name == "inventory_item":
             client.put_inventory_item(product.sku, payloads.inventory_item(product, ctx.image_urls))
@@ -166,7 +166,7 @@ class EbayDelete:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = EbayClient.for_tenant()
+        client = ctx.client(EbayClient.for_tenant)
         product = ctx.require_product()
         try:
             if step.name == "withdraw":
@@ -202,7 +202,7 @@ class EbaySyncListings:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = EbayClient.for_tenant()
+        client = ctx.client(EbayClient.for_tenant)
         skus: list[str] = []
         offset = 0
         while True:
@@ -232,7 +232,7 @@ class EbaySyncOrders:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = EbayClient.for_tenant()
+        client = ctx.client(EbayClient.for_tenant)
         days = int(ctx.job.input_data.get("days", 30))
         since = (timezone.now() - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         orders: list[dict[str, Any]] = []

@@ -81,7 +81,7 @@ class EtsyPublish:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = EtsyClient.for_tenant()
+        client = ctx.client(EtsyClient.for_tenant)
         if step.name == "create_draft":
             return self._create_draft(client, ctx, step)
         draft = step.previous["create_draft"]
@@ -159,7 +159,7 @@ class EtsyUpdate:
         return steps
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = EtsyClient.for_tenant()
+        client = ctx.client(EtsyClient.for_tenant)
         product = ctx.require_product()
         if step.name == "update_inventory":
             listing_id = step.previous["update_listing"]["listing_id"]
@@ -200,7 +200,7 @@ class EtsyDelete:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = EtsyClient.for_tenant()
+        client = ctx.client(EtsyClient.for_tenant)
         listing_id = _known_listing_id(client, ctx)
         if listing_id is None:
             return {"deleted": False, "already_gone": True}
@@ -232,7 +232,7 @@ class EtsySyncListings:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = EtsyClient.for_tenant()
+        client = ctx.client(EtsyClient.for_tenant)
         by_sku: dict[str, str] = {}
         count = 0
         for listing in client.iter_listings(state="active"):
@@ -260,7 +260,7 @@ class EtsySyncOrders:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = EtsyClient.for_tenant()
+        client = ctx.client(EtsyClient.for_tenant)
         days = int(ctx.job.input_data.get("days", 30))
         since = int((timezone.now() - timedelta(days=days)).timestamp())
         receipts: list[dict[str, Any]] = []
@@ -282,7 +282,7 @@ class EtsyGetShop:
         return [StepPlan("shop", "Read the shop", http_method="GET", http_path=SHOP)]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        return {"shop": EtsyClient.for_tenant().get_shop()}
+        return {"shop": ctx.client(EtsyClient.for_tenant).get_shop()}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {"shop": results["shop"]["shop"]}
@@ -303,7 +303,7 @@ class EtsyUpdateShop:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        return {"shop": EtsyClient.for_tenant().update_shop(step.payload)}
+        return {"shop": ctx.client(EtsyClient.for_tenant).update_shop(step.payload)}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {"shop": results["update_shop"]["shop"], "updated": sorted(ctx.job.input_data)}
