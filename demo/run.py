@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import unquote
 
 import django
 import environ
@@ -43,7 +44,8 @@ class Seeded:
 def prepare_database() -> None:
     """Create the demo database if needed and migrate every schema."""
     url = environ.Env.db_url_config(environ.Env().str("DATABASE_URL"))
-    admin = f"host={url['HOST']} port={url['PORT'] or 5432} user={url['USER']} dbname=postgres"
+    host = unquote(url["HOST"])
+    admin = f"host={host} port={url['PORT'] or 5432} user={url['USER']} dbname=postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [url["NAME"]]

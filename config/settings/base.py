@@ -3,6 +3,8 @@
 Local service URLs default to loopback so a fresh clone runs; production secrets have no default.
 """
 
+from urllib.parse import unquote
+
 from config.env import BASE_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -74,6 +76,8 @@ DATABASES = {
         "CONN_HEALTH_CHECKS": True,
     }
 }
+# A unix-socket directory arrives URL-encoded in the host (postgres://user@%2Fpath/db).
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
