@@ -54,6 +54,13 @@ def _offer_id(client: EbayClient, ctx: JobContext, step: StepInput) -> str:
         return str(found["offerId"])
 
 
+def _put_inventory_item(client: EbayClient, ctx: JobContext) -> dict[str, Any]:
+    """The inventory item is created or replaced by SKU: repeating it is always safe."""
+    product = ctx.require_product()
+    client.put_inventory_item(product.sku, payloads.inventory_item(product, ctx.image_urls))
+    return {"sku": product.sku}
+
+
 @register("ebay", "publish")
 class EbayPublish:
     def plan(self, ctx: JobContext) -> list[StepPlan]:
@@ -84,10 +91,8 @@ class EbayPublish:
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
         client = ctx.client(EbayClient.for_tenant)
-        product = ctx.require_product()
         if step.name == "inventory_item":
-            client.put_inventory_item(product.sku, payloads.inventory_item(product, ctx.image_urls))
-            return {"sku": product.sku}
+            return _put_inventory_item(client, ctx)
         if step.name == "offer":
             return {"offer_id": _offer_id(client, ctx, step)}
         offer_id = step.previous["offer"]["offer_id"]
@@ -132,8 +137,7 @@ class EbayUpdate:
         client = ctx.client(EbayClient.for_tenant)
         product = ctx.require_product()
         if step.name == "inventory_item":
-            client.put_inventory_item(product.sku, payloads.inventory_item(product, ctx.image_urls))
-            return {"sku": product.sku}
+            return _put_inventory_item(client, ctx)
         offer = client.find_offer(product.sku)
         if offer is None:
             raise PermanentMarketplaceError(
