@@ -144,33 +144,6 @@ def job_defer(*, job: MarketplaceJob, reason: str, delay_s: float | None = None)
         )
 
 
-def job_stop_if_requested(*, job: MarketplaceJob) -> bool:
-    """At a step boundary: honour cancel, then pause, requests; write the heartbeat. Returns
-    True when the job must stop running. One UPDATE … RETURNING-like round trip."""
-    now = timezone.now()
-    flags = (
-        MarketplaceJob.objects.filter(pk=job.pk)
-        .values_list("cancel_requested", "pause_requested")
-        .first()
-    )
-    if flags is None:
-        return True
-    cancel, pause = flags
-    if not cancel and not pause:
-        MarketplaceJob.objects.filter(pk=job.pk).update(heartbeat_at=now)
-        return False
-    with transaction.atomic():
-        name = "cancel" if cancel else "pause"
-        job_transition(
-            job=job,
-            name=name,
-            actor=EventActor.WORKER,
-            now=now,
-            reason=f"{name} requested; stopped at a step boundary",
-        )
-    return True
-
-
 def jobs_recover_stale(*, stale_after: timedelta, now: datetime | None = None) -> int:
     """Beat: running jobs whose heartbeat is older than `stale_after` lost their worker. They go
     back to pending with the attempt counted (or fail when none are left) and are re-sent."""

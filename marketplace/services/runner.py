@@ -147,21 +147,10 @@ def _boundary(
     now = timezone.now()
     with transaction.atomic():
         steps.step_succeed(step=done, result=result, now=now)
-        cancel, pause = steps.job_heartbeat(job_id=job.pk, now=now)
-        if not (cancel or pause):
-            steps.step_start(step=following, now=now)
-            return False
-        name = "cancel" if cancel else "pause"
-        job_transition(
-            job=job,
-            name=name,
-            actor=EventActor.WORKER,
-            now=now,
-            reason=f"{name} requested; stopped after step {done.position}",
-        )
-        if cancel:
-            steps.steps_cancel_remaining(job_id=job.pk)
-    return True
+        if steps.job_stop_if_requested(job=job, now=now, where=f"after step {done.position}"):
+            return True
+        steps.step_start(step=following, now=now)
+    return False
 
 
 def _complete(

@@ -4,12 +4,14 @@ caller's transaction, so a job costs one commit per marketplace call."""
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from marketplace.handlers.base import StepPlan
 from marketplace.models import MarketplaceJob, MarketplaceTask
-from marketplace.states import TaskStatus
+from marketplace.services.transitions import job_transition
+from marketplace.states import EventActor, TaskStatus
 
 
 def steps_load(*, job_id: int) -> list[MarketplaceTask]:
@@ -81,3 +83,27 @@ def job_heartbeat(*, job_id: int, now: datetime) -> tuple[bool, bool]:
         )
         row = cursor.fetchone()
     return (bool(row[0]), bool(row[1])) if row else (True, False)
+
+
+def job_stop_if_requested(
+    *, job: MarketplaceJob, now: datetime | None = None, where: str = "at a step boundary"
+) -> bool:
+    """At a step boundary: write the heartbeat and read the requests in one round trip, then
+    honour cancel (remaining steps cancelled) before pause. True when the job stopped. The
+    caller may hold a transaction (the runner records the finished step in the same one)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        cancel, pause = job_heartbeat(job_id=job.pk, now=now)
+        if not (cancel or pause):
+            return False
+        name = "cancel" if cancel else "pause"
+        job_transition(
+            job=job,
+            name=name,
+            actor=EventActor.WORKER,
+            now=now,
+            reason=f"{name} requested; stopped {where}",
+        )
+        if cancel:
+            steps_cancel_remaining(job_id=job.pk)
+    return True

@@ -16,7 +16,7 @@ from batches.models import BatchJob
 from batches.services import batch_cancel
 from batches.states import derive_batch_status
 from marketplace.models import MarketplaceJob
-from marketplace.services import execution
+from marketplace.services import execution, steps
 from marketplace.services.jobs import (
     job_cancel,
     job_pause,
@@ -92,7 +92,7 @@ OPERATIONS: dict[str, Operation] = {
         frozenset({S.RUNNING}), lambda job, _: execution.job_defer(job=job, reason="offline")
     ),
     "step_boundary": Operation(
-        frozenset({S.RUNNING}), lambda job, _: execution.job_stop_if_requested(job=job)
+        frozenset({S.RUNNING}), lambda job, _: steps.job_stop_if_requested(job=job)
     ),
     "pause": Operation(
         frozenset({S.PENDING, S.RUNNING}), lambda job, _: job_pause(job_id=job.pk, actor=USER)

@@ -9,7 +9,7 @@ from batches.models import BatchJob
 from batches.services import batch_cancel, batch_create, batch_recount
 from core.errors import IdempotencyConflict, InvalidTransition, ValidationFailed
 from marketplace.models import JobEvent, MarketplaceJob
-from marketplace.services import execution
+from marketplace.services import execution, steps
 from marketplace.services.jobs import job_cancel, job_retry
 from marketplace.states import EventActor, JobStatus
 from tests.factories.marketplace import ProductFactory, job_walk_to, make_batch
@@ -316,7 +316,7 @@ def test_batch_cancel_cancels_resting_jobs_and_asks_running_ones(tenant, member)
     assert (cancelled.finished_at, cancelled.progress_percent) == (None, 75.0)
 
     # when the running job reaches its boundary
-    execution.job_stop_if_requested(job=_fresh(running))
+    steps.job_stop_if_requested(job=_fresh(running))
 
     # then it is cancelled too, and the batch is finished, still cancelled
     batch.refresh_from_db()

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from core.errors import InvalidTransition
 from marketplace.models import JobEvent, MarketplaceJob, MarketplaceTask
-from marketplace.services import execution
+from marketplace.services import execution, steps
 from marketplace.services.jobs import (
     job_cancel,
     job_pause,
@@ -185,7 +185,7 @@ def test_running_job_is_only_asked_then_stops_at_the_boundary(tenant, action, fl
     )
 
     # when the worker reaches its next step boundary
-    stopped = execution.job_stop_if_requested(job=job)
+    stopped = steps.job_stop_if_requested(job=job)
 
     # then the transition happens there, by the worker, and the flag is cleared
     job.refresh_from_db()
@@ -219,7 +219,7 @@ def test_cancel_wins_over_pause_at_the_boundary(tenant):
     job_cancel(job_id=job.pk, actor=EventActor.USER)
 
     # when the worker reaches the boundary
-    execution.job_stop_if_requested(job=job)
+    steps.job_stop_if_requested(job=job)
 
     # then the job is cancelled, both flags cleared
     job.refresh_from_db()
@@ -234,7 +234,7 @@ def test_boundary_without_request_only_beats_the_heart(tenant):
     events_before = _events(job)
 
     # when the worker reaches a step boundary
-    stopped = execution.job_stop_if_requested(job=job)
+    stopped = steps.job_stop_if_requested(job=job)
 
     # then it goes on running, with a newer heartbeat and no event
     job.refresh_from_db()
