@@ -89,6 +89,14 @@ class SandboxServer:
         """Create `count` orders for `user` (default seller); returns their ids."""
         raise NotImplementedError
 
+    def purchase(self, sku: str, quantity: int, user: str | None = None) -> dict[str, Any] | None:
+        """A buyer purchases the live listing of `sku`; returns the new order, None if unlisted."""
+        raise NotImplementedError
+
+    def cancel_order(self, order_id: str, user: str | None = None) -> dict[str, Any] | None:
+        """The order is cancelled and refunded; returns it, None if unknown."""
+        raise NotImplementedError
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Self:
@@ -235,6 +243,8 @@ class SandboxServer:
         add("POST", "/__sandbox__/tokens", self._control_issue_tokens)
         add("POST", "/__sandbox__/tokens/expire", self._control_expire_tokens)
         add("POST", "/__sandbox__/orders", self._control_seed_orders)
+        add("POST", "/__sandbox__/purchase", self._control_purchase)
+        add("POST", "/__sandbox__/orders/cancel", self._control_cancel_order)
         add("GET", "/__sandbox__/images/{name}.jpg", self._control_image)
 
     @staticmethod
@@ -286,6 +296,29 @@ class SandboxServer:
             return _control_error(400, "count must be an integer from 1 to 10000")
         created = self.seed_orders(count, self._control_user(body))
         return Response.json({"created": created})
+
+    def _control_purchase(self, request: Request) -> Response:
+        """A buyer purchases the live listing of `sku` (`quantity`, default 1)."""
+        body = self._control_body(request)
+        sku, quantity = body.get("sku"), body.get("quantity", 1)
+        if not isinstance(sku, str) or not sku:
+            return _control_error(400, "sku must be a non-empty string")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity <= 999:
+            return _control_error(400, "quantity must be an integer from 1 to 999")
+        order = self.purchase(sku, quantity, self._control_user(body))
+        if order is None:
+            return _control_error(404, f"no live listing for SKU {sku}")
+        return Response.json(order)
+
+    def _control_cancel_order(self, request: Request) -> Response:
+        body = self._control_body(request)
+        order_id = body.get("order_id")
+        if isinstance(order_id, bool) or not isinstance(order_id, str | int):
+            return _control_error(400, "order_id must be given")
+        order = self.cancel_order(str(order_id), self._control_user(body))
+        if order is None:
+            return _control_error(404, f"no order {order_id}")
+        return Response.json(order)
 
     def _control_image(self, request: Request) -> Response:
         data = sample_jpeg(request.params["name"])

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ValidationFailed
+from sales.schedule.services import sync_schedule_enable
 from tenants.context import tenant_get
 from tenants.models import Domain, ExtensionToken, Membership, MembershipRole, Tenant
 
@@ -95,6 +96,8 @@ def extension_token_issue(
     token = ExtensionToken.objects.create(
         tenant=tenant, user=user, name=name, digest=token_digest(raw), prefix=raw[:12]
     )
+    # A connected extension makes Vinted's sold orders readable: detect sales there too.
+    sync_schedule_enable(marketplace="vinted", tenant_id=tenant.pk)
     return token, raw
 
 

@@ -22,7 +22,7 @@ from tenants.services import tenant_provision
 from tests.factories.tenants import MembershipFactory, UserFactory
 
 TENANT_SCHEMAS = {"test_shop_a": "shop-a.test.localhost", "test_shop_b": "shop-b.test.localhost"}
-_TENANT_TABLE_APPS = ("marketplace", "batches")
+_TENANT_TABLE_APPS = ("marketplace", "batches", "sales")
 
 
 def _provisioned(schema_name: str, domain: str) -> Tenant:

@@ -16,6 +16,7 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "marketplace.catalogue",
+    "sales.schedule",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -33,6 +34,7 @@ TENANT_APPS = [
     "django.contrib.contenttypes",
     "marketplace",
     "batches",
+    "sales",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -112,4 +114,5 @@ from config.settings.api import *  # noqa: E402, F403
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.channels import *  # noqa: E402, F403
 from config.settings.marketplaces import *  # noqa: E402, F403
+from config.settings.sales import *  # noqa: E402, F403
 from config.settings.tenants import *  # noqa: E402, F403

@@ -27,6 +27,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # every tenant every 30 minutes rebuilds the "tenants with work" set. Entries expire so a backlog
 # of sweeps never piles up behind a slow one.
 CELERY_BEAT_SCHEDULE = {
+    # Sale detection: due (tenant, marketplace) rows of the public schedule index only.
+    "sales-sync-due": {
+        "task": "sales.sync_due",
+        "schedule": env.float("RELIST_SALE_SYNC_POLL_S", default=15.0),
+        "options": {"queue": "maintenance", "expires": 14},
+    },
     "sweep-tenants-with-work": {
         "task": "marketplace.sweep",
         "schedule": env.float("RELIST_SWEEP_INTERVAL_S", default=60.0),

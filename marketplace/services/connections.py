@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.errors import MarketplaceAuthError, NotFound
 from marketplace.models import MarketplaceConnection
 from marketplace.models.connections import ConnectionStatus
+from sales.schedule.services import sync_schedule_disable, sync_schedule_enable
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def connection_store(
     connection, _ = MarketplaceConnection.objects.update_or_create(
         marketplace=marketplace, defaults=defaults
     )
+    sync_schedule_enable(marketplace=marketplace)
     return connection
 
 
@@ -170,5 +172,6 @@ def connection_disconnect(*, marketplace: str) -> MarketplaceConnection:
                 "updated_at",
             ]
         )
+    sync_schedule_disable(marketplace=marketplace)
     logger.info("connection.disconnected", extra={"marketplace": marketplace})
     return connection

@@ -1,12 +1,9 @@
-"""What the marketplaces hold for this tenant: listings and orders, recorded by handlers inside
-the completion transaction of their job."""
+"""What the marketplaces hold for this tenant's listings, recorded by handlers inside the
+completion transaction of their job. Orders are the sales domain's (`sales.services.orders`)."""
 
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from marketplace.models import Listing, Order, Product
+from marketplace.models import Listing, Product
 from marketplace.states import ListingStatus
 
 
@@ -33,42 +30,6 @@ def listing_record(
         fields.append("data")
     listing.save(update_fields=fields)
     return listing
-
-
-@dataclass(frozen=True, slots=True)
-class OrderData:
-    external_id: str
-    status: str
-    total: Decimal | None
-    currency: str
-    ordered_at: datetime | None
-    buyer: str
-    data: dict[str, Any]
-
-
-def orders_upsert(*, marketplace: str, orders: list[OrderData]) -> int:
-    """Insert new orders and refresh known ones, in one statement per 500."""
-    rows = [
-        Order(
-            marketplace=marketplace,
-            external_id=order.external_id,
-            status=order.status,
-            total=order.total,
-            currency=order.currency,
-            ordered_at=order.ordered_at,
-            buyer=order.buyer,
-            data=order.data,
-        )
-        for order in orders
-    ]
-    Order.objects.bulk_create(
-        rows,
-        batch_size=500,
-        update_conflicts=True,
-        unique_fields=["marketplace", "external_id"],
-        update_fields=["status", "total", "currency", "ordered_at", "buyer", "data", "updated_at"],
-    )
-    return len(rows)
 
 
 def listings_mark_seen(*, marketplace: str, external_ids_by_sku: dict[str, str]) -> int:

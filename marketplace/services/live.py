@@ -104,6 +104,11 @@ def _publish_job_and_batch(schema: str, event: dict[str, Any] | None, batch_id: 
         _send(schema, item)
 
 
+def live_send(schema: str, event: dict[str, Any]) -> None:
+    """Fire-and-forget one event to the tenant's subscribers (after commit, by the caller)."""
+    _send(schema, event)
+
+
 def _send(schema: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     message = {"type": "live.event", "event": event}

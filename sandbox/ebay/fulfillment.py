@@ -119,6 +119,49 @@ class FulfillmentApi:
         orders.sort(key=lambda order: order["_creationDate"], reverse=True)
         return [order["orderId"] for order in created]
 
+    def purchase(
+        self, user: str, *, sku: str, quantity: int, sold: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Record a buyer's purchase of a live listing as a new paid order, modified now."""
+        now = datetime.now(UTC)
+        unit = Decimal(str(sold["price"]["value"]))
+        order = self._new_order(user, now)
+        order.update(
+            creationDate=ebay_timestamp(now),
+            lastModifiedDate=ebay_timestamp(now),
+            orderFulfillmentStatus="NOT_STARTED",
+            _creationDate=now,
+            _lastModifiedDate=now,
+        )
+        order["lineItems"] = [
+            {
+                "lineItemId": str(self._random.randint(10**10, 10**11 - 1)),
+                "legacyItemId": sold["listing_id"],
+                "sku": sku,
+                "title": sold["title"],
+                "quantity": quantity,
+                "lineItemCost": _amount(unit * quantity),
+                "total": _amount(unit * quantity),
+                "lineItemFulfillmentStatus": "NOT_STARTED",
+            }
+        ]
+        order["pricingSummary"]["total"] = _amount(unit * quantity)
+        order["pricingSummary"]["priceSubtotal"] = _amount(unit * quantity)
+        orders = self._orders.setdefault(user, [])
+        orders.insert(0, order)
+        return self._public(order)
+
+    def cancel(self, user: str, order_id: str) -> dict[str, Any] | None:
+        """The buyer's order is cancelled (and refunded): eBay's cancelState CANCELED."""
+        for order in self._orders.get(user, []):
+            if order["orderId"] == order_id:
+                now = datetime.now(UTC)
+                order["cancelStatus"] = {"cancelState": "CANCELED", "cancelRequests": []}
+                order["orderPaymentStatus"] = "FULLY_REFUNDED"
+                order.update(lastModifiedDate=ebay_timestamp(now), _lastModifiedDate=now)
+                return self._public(order)
+        return None
+
     def _new_order(self, user: str, now: datetime) -> dict[str, Any]:
         rng = self._random
         created = now - timedelta(seconds=rng.randint(60, 30 * 24 * 3600))

@@ -193,6 +193,33 @@ class InventoryApi:
             (sku, item["product"]["title"], listings.get(sku)) for sku, item in seller.items.items()
         ]
 
+    def sell(self, user: str, sku: str, quantity: int) -> dict[str, Any] | None:
+        """A buyer purchase (control API): take `quantity` off the SKU's published offer.
+
+        Answers (title, listingId, unit price) or None when the SKU has no live listing; at 0
+        the listing ends as eBay ends a sold-out fixed-price listing.
+        """
+        seller = self._sellers.get(user)
+        if seller is None or sku not in seller.items:
+            return None
+        offer = next(
+            (o for o in seller.offers.values() if o["sku"] == sku and o["status"] == "PUBLISHED"),
+            None,
+        )
+        if offer is None or offer["listing"].get("listingStatus") != "ACTIVE":
+            return None
+        left = max(int(offer.get("availableQuantity", 1)) - quantity, 0)
+        offer["availableQuantity"] = left
+        offer["listing"]["soldQuantity"] = offer["listing"].get("soldQuantity", 0) + quantity
+        if left == 0:
+            offer["listing"]["listingStatus"] = "OUT_OF_STOCK"
+        price = offer.get("pricingSummary", {}).get("price", {"value": "10.00", "currency": "USD"})
+        return {
+            "title": seller.items[sku]["product"]["title"],
+            "listing_id": offer["listing"]["listingId"],
+            "price": price,
+        }
+
     def _seller(self, request: Request) -> _Seller:
         return self._sellers.setdefault(self._authenticate(request), _Seller())
 

@@ -129,6 +129,19 @@ class EbaySandbox(SandboxServer):
         with self.lock:
             return self.fulfillment.seed(count, user or DEFAULT_USER)
 
+    def purchase(self, sku: str, quantity: int, user: str | None = None) -> dict[str, Any] | None:
+        """A buyer purchases a live listing: stock goes down and an order appears."""
+        seller = user or DEFAULT_USER
+        with self.lock:
+            sold = self.inventory.sell(seller, sku, quantity)
+            if sold is None:
+                return None
+            return self.fulfillment.purchase(seller, sku=sku, quantity=quantity, sold=sold)
+
+    def cancel_order(self, order_id: str, user: str | None = None) -> dict[str, Any] | None:
+        with self.lock:
+            return self.fulfillment.cancel(user or DEFAULT_USER, order_id)
+
     # -- OAuth -----------------------------------------------------------------------------
 
     def authenticate(self, request: Request) -> str:

@@ -148,6 +148,30 @@ class EtsySandbox(SandboxServer):
         with self.lock:
             return self.shops.seed(count, user or DEFAULT_USER)
 
+    def purchase(self, sku: str, quantity: int, user: str | None = None) -> dict[str, Any] | None:
+        """A buyer purchases the active listing carrying `sku`; at 0 it becomes sold_out."""
+        label = user or DEFAULT_USER
+        with self.lock:
+            shop_id = self.shops.account(label).shop_id
+            listing = next(
+                (
+                    item
+                    for item in self.listings.of_shop(shop_id)
+                    if item["state"] == "active" and sku in item["skus"]
+                ),
+                None,
+            )
+            if listing is None:
+                return None
+            listing["quantity"] = max(int(listing["quantity"]) - quantity, 0)
+            if listing["quantity"] == 0:
+                listing["state"] = "sold_out"
+            return self.shops.purchase(label, listing=listing, sku=sku, quantity=quantity)
+
+    def cancel_order(self, order_id: str, user: str | None = None) -> dict[str, Any] | None:
+        with self.lock:
+            return self.shops.cancel(user or DEFAULT_USER, int(order_id))
+
     # -- authentication --------------------------------------------------------------------
 
     def authenticate(self, request: Request) -> int:

@@ -221,6 +221,50 @@ class ShopsApi:
         receipts.extend(created)
         return [receipt["receipt_id"] for receipt in created]
 
+    def purchase(
+        self, label: str, *, listing: dict[str, Any], sku: str, quantity: int
+    ) -> dict[str, Any]:
+        """A buyer's paid receipt for `quantity` of a live listing, created and modified now."""
+        account = self.account(label)
+        receipt = self._new_receipt(account)
+        now = int(time.time())
+        line = receipt["transactions"][0]
+        line.update(
+            title=listing["title"],
+            listing_id=listing["listing_id"],
+            sku=sku,
+            quantity=quantity,
+            price=listing["price"],
+            create_timestamp=now,
+            created_timestamp=now,
+            paid_timestamp=now,
+            shipped_timestamp=None,
+        )
+        total = listing["price"]["amount"] * quantity
+        receipt.update(
+            transactions=[line],
+            status="paid",
+            is_shipped=False,
+            create_timestamp=now,
+            created_timestamp=now,
+            update_timestamp=now,
+            updated_timestamp=now,
+            grandtotal=money(total),
+            subtotal=money(total),
+            total_price=money(total),
+        )
+        self._receipts.setdefault(account.shop_id, []).append(receipt)
+        return receipt
+
+    def cancel(self, label: str, receipt_id: int) -> dict[str, Any] | None:
+        """The receipt is cancelled and refunded (Etsy's status `canceled`)."""
+        for receipt in self._receipts.get(self.account(label).shop_id, []):
+            if receipt["receipt_id"] == receipt_id:
+                now = int(time.time())
+                receipt.update(status="canceled", update_timestamp=now, updated_timestamp=now)
+                return receipt
+        return None
+
     def _new_receipt(self, account: Account) -> dict[str, Any]:
         rng, receipt_id = self._random, next(self._receipt_ids)
         created = int(time.time()) - rng.randint(60, 30 * 86400)

@@ -187,13 +187,24 @@ def test_sync_orders_stores_every_receipt_page(etsy):
     job = _run(action="sync_orders", input_data={"days": 31})
     # then
     assert job.status == JobStatus.COMPLETED
-    assert job.result_data == {"orders": 120}
+    lines = sum(len(etsy_receipt["transactions"]) for etsy_receipt in _receipts(etsy))
+    assert job.result_data == {
+        "orders": 120,
+        "new_lines": lines,
+        "sales": 0,  # the receipts' SKUs name no product of this shop
+        "restocked": 0,
+        "oversells": 0,
+    }
     orders = Order.objects.filter(marketplace="etsy")
     assert set(orders.values_list("external_id", flat=True)) == {str(i) for i in receipt_ids}
     order = orders.first()
     assert order.total == Decimal(order.data["grandtotal"]["amount"]) / 100
     assert order.currency == "USD"
     assert etsy.stats()["calls"]["GET /v3/application/shops/{shop_id}/receipts"] == 2
+
+
+def _receipts(etsy) -> list[dict]:
+    return [r for receipts in etsy.shops._receipts.values() for r in receipts]
 
 
 def test_sync_listings_links_products_by_sku(etsy):

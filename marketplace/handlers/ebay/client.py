@@ -107,12 +107,14 @@ class EbayClient(MarketplaceHttpClient):
         self.request("POST", f"{INVENTORY}/offer/{offer_id}/withdraw")
 
     # https://developer.ebay.com/api-docs/sell/fulfillment/resources/order/methods/getOrders
-    def orders(self, *, created_since: str, limit: int, offset: int) -> dict[str, Any]:
+    def orders(self, *, modified_since: str, limit: int, offset: int) -> dict[str, Any]:
+        """Orders changed since a moment (new sales, cancellations, refunds), paged.
+        https://developer.ebay.com/api-docs/sell/fulfillment/resources/order/methods/getOrders"""
         return self.json(
             "GET",
             f"{FULFILLMENT}/order",
             params={
-                "filter": f"creationdate:[{created_since}..]",
+                "filter": f"lastmodifieddate:[{modified_since}..]",
                 "limit": limit,
                 "offset": offset,
             },

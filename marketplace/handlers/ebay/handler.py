@@ -5,12 +5,9 @@ reused (looked up first when an earlier attempt may have created it, or when eBa
 25002 "offer already exists"), and publishing an already published offer returns the same
 listing id."""
 
-from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from core.errors import PermanentMarketplaceError
 from marketplace.handlers.base import JobContext, StepInput, StepPlan
@@ -22,14 +19,12 @@ from marketplace.handlers.ebay.client import (
     error_ids,
     is_offer_exists,
 )
+from marketplace.handlers.ebay.orders import order_input
 from marketplace.handlers.registry import register
-from marketplace.services.listings import (
-    OrderData,
-    listing_record,
-    listings_mark_seen,
-    orders_upsert,
-)
+from marketplace.services.listings import listing_record, listings_mark_seen
 from marketplace.states import ListingStatus
+from sales.services.cursor import sync_cursor_since
+from sales.services.sync import sync_days, sync_orders_record
 
 PAGE = 100
 LISTING_URL = "https://www.ebay.com/itm/{listing_id}"
@@ -237,31 +232,22 @@ class EbaySyncOrders:
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
         client = ctx.client(EbayClient.for_tenant)
-        days = int(ctx.job.input_data.get("days", 30))
-        since = (timezone.now() - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        fetched_at = timezone.now()
+        since = sync_cursor_since(marketplace="ebay", days=sync_days(ctx.job.input_data))
+        stamp = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         orders: list[dict[str, Any]] = []
         offset = 0
         while True:
-            page = client.orders(created_since=since, limit=50, offset=offset)
+            page = client.orders(modified_since=stamp, limit=50, offset=offset)
             batch = page.get("orders") or []
             orders.extend(batch)
             offset += len(batch)
             if not batch or offset >= int(page.get("total", 0)):
-                return {"orders": orders}
+                return {"orders": orders, "fetched_at": fetched_at.isoformat()}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        rows = [
-            OrderData(
-                external_id=str(order["orderId"]),
-                status=str(order.get("orderFulfillmentStatus", "")),
-                total=Decimal(str(order["pricingSummary"]["total"]["value"]))
-                if order.get("pricingSummary")
-                else None,
-                currency=str(order.get("pricingSummary", {}).get("total", {}).get("currency", "")),
-                ordered_at=parse_datetime(str(order.get("creationDate", ""))),
-                buyer=str(order.get("buyer", {}).get("username", "")),
-                data=order,
-            )
-            for order in results["orders"]["orders"]
-        ]
-        return {"orders": orders_upsert(marketplace="ebay", orders=rows)}
+        return sync_orders_record(
+            marketplace="ebay",
+            orders=[order_input(order) for order in results["orders"]["orders"]],
+            fetched_at=results["orders"].get("fetched_at"),
+        )

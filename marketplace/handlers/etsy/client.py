@@ -175,15 +175,15 @@ class EtsyClient(MarketplaceHttpClient):
         """https://developers.etsy.com/documentation/reference#operation/updateShop"""
         return self.json("PUT", self.shop, data=body)
 
-    def receipts(self, *, min_created: int, limit: int, offset: int) -> dict[str, Any]:
-        """One page of the shop's receipts (orders) created since `min_created` (epoch s).
+    def receipts(self, *, min_last_modified: int, limit: int, offset: int) -> dict[str, Any]:
+        """One page of the shop's receipts (orders) modified since `min_last_modified` (epoch s).
         https://developers.etsy.com/documentation/reference#operation/getShopReceipts"""
         return self.json(
             "GET",
             f"{self.shop}/receipts",
             params={
-                "min_created": min_created,
-                "sort_on": "created",
+                "min_last_modified": min_last_modified,
+                "sort_on": "updated",
                 "sort_order": "asc",  # new receipts land after the pages already read
                 "limit": limit,
                 "offset": offset,

@@ -6,7 +6,6 @@ up by SKU before creating another; an upload that may have landed checks the lis
 for its rank first; activating an active listing changes nothing.
 API reference: https://developers.etsy.com/documentation/reference#tag/ShopListing"""
 
-from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -15,9 +14,12 @@ from core.errors import PermanentMarketplaceError
 from marketplace.handlers.base import JobContext, StepInput, StepPlan
 from marketplace.handlers.etsy import payloads
 from marketplace.handlers.etsy.client import PAGE_LIMIT, EtsyClient
+from marketplace.handlers.etsy.orders import order_input
 from marketplace.handlers.registry import register
-from marketplace.services.listings import listing_record, listings_mark_seen, orders_upsert
+from marketplace.services.listings import listing_record, listings_mark_seen
 from marketplace.states import ListingStatus
+from sales.services.cursor import sync_cursor_since
+from sales.services.sync import sync_days, sync_orders_record
 
 SHOP = "/application/shops/{shop_id}"
 SHOP_LISTING = SHOP + "/listings/{listing_id}"
@@ -261,19 +263,24 @@ class EtsySyncOrders:
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
         client = ctx.client(EtsyClient.for_tenant)
-        days = int(ctx.job.input_data.get("days", 30))
-        since = int((timezone.now() - timedelta(days=days)).timestamp())
+        fetched_at = timezone.now()
+        since = sync_cursor_since(marketplace="etsy", days=sync_days(ctx.job.input_data))
         receipts: list[dict[str, Any]] = []
         while True:
-            page = client.receipts(min_created=since, limit=PAGE_LIMIT, offset=len(receipts))
+            page = client.receipts(
+                min_last_modified=int(since.timestamp()), limit=PAGE_LIMIT, offset=len(receipts)
+            )
             batch = page.get("results") or []
             receipts.extend(batch)
             if not batch or len(receipts) >= int(page.get("count", 0)):
-                return {"receipts": receipts}
+                return {"receipts": receipts, "fetched_at": fetched_at.isoformat()}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        rows = [payloads.order(receipt) for receipt in results["receipts"]["receipts"]]
-        return {"orders": orders_upsert(marketplace="etsy", orders=rows)}
+        return sync_orders_record(
+            marketplace="etsy",
+            orders=[order_input(receipt) for receipt in results["receipts"]["receipts"]],
+            fetched_at=results["receipts"].get("fetched_at"),
+        )
 
 
 @register("etsy", "get_shop")

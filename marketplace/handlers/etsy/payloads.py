@@ -3,13 +3,11 @@
 Listing reference: https://developers.etsy.com/documentation/reference#tag/ShopListing
 """
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from core.errors import PermanentMarketplaceError
 from marketplace.models import Product
-from marketplace.services.listings import OrderData
 
 # Etsy caps: https://developers.etsy.com/documentation/reference#operation/createDraftListing
 TITLE_MAX = 140
@@ -108,22 +106,6 @@ def money(value: dict[str, Any] | None) -> Decimal | None:
     if not value:
         return None
     return Decimal(int(value["amount"])) / Decimal(int(value.get("divisor") or 1))
-
-
-def order(receipt: dict[str, Any]) -> OrderData:
-    """A shop receipt as an Order row.
-    https://developers.etsy.com/documentation/reference#operation/getShopReceipts"""
-    total = receipt.get("grandtotal") or receipt.get("total_price")
-    created = receipt.get("created_timestamp") or receipt.get("create_timestamp")
-    return OrderData(
-        external_id=str(receipt["receipt_id"]),
-        status=str(receipt.get("status", "")),
-        total=money(total),
-        currency=str((total or {}).get("currency_code", "")),
-        ordered_at=datetime.fromtimestamp(int(created), tz=UTC) if created else None,
-        buyer=str(receipt.get("name") or receipt.get("buyer_user_id") or ""),
-        data=receipt,
-    )
 
 
 def shop_changes(input_data: dict[str, Any]) -> dict[str, str]:

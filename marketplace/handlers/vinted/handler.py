@@ -3,9 +3,9 @@ user's browser through the extension (VintedClient). Vinted has no SKU field, so
 description carries the product's marker `[ref:SKU]`: a create whose answer was lost is found
 again in the wardrobe by that marker and adopted, never repeated."""
 
-from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.errors import PermanentMarketplaceError
@@ -13,13 +13,11 @@ from marketplace.handlers.base import JobContext, StepInput, StepPlan
 from marketplace.handlers.registry import register
 from marketplace.handlers.vinted import payloads
 from marketplace.handlers.vinted.client import VintedClient
-from marketplace.services.listings import (
-    OrderData,
-    listing_record,
-    listings_mark_seen,
-    orders_upsert,
-)
+from marketplace.handlers.vinted.orders import order_input
+from marketplace.services.listings import listing_record, listings_mark_seen
 from marketplace.states import ListingStatus, TaskType
+from sales.services.cursor import sync_cursor_since
+from sales.services.sync import sync_days, sync_orders_record
 
 PER_PAGE = 96
 ITEMS = "/api/v2/item_upload/items"
@@ -210,7 +208,10 @@ class VintedSyncOrders:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
+        """Newest first: paging stops at the first page that reaches back past the cursor."""
         client = _client(ctx)
+        fetched_at = timezone.now()
+        since = sync_cursor_since(marketplace="vinted", days=sync_days(ctx.job.input_data))
         orders: list[dict[str, Any]] = []
         page = 1
         while True:
@@ -219,22 +220,17 @@ class VintedSyncOrders:
                 "/api/v2/my_orders",
                 params={"type": "sold", "status": "all", "page": page, "per_page": PER_PAGE},
             )
-            orders.extend(body.get("my_orders") or [])
-            if page >= int(body.get("pagination", {}).get("total_pages", 1)):
-                return {"orders": orders}
+            batch = body.get("my_orders") or []
+            orders.extend(batch)
+            last = parse_datetime(str(batch[-1].get("date", ""))) if batch else None
+            reached_known = last is not None and last < since
+            if reached_known or page >= int(body.get("pagination", {}).get("total_pages", 1)):
+                return {"orders": orders, "fetched_at": fetched_at.isoformat()}
             page += 1
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        rows = [
-            OrderData(
-                external_id=str(order["transaction_id"]),
-                status=str(order.get("status", "")),
-                total=Decimal(str(order["price"]["amount"])) if order.get("price") else None,
-                currency=str((order.get("price") or {}).get("currency_code", "")),
-                ordered_at=parse_datetime(str(order.get("date", ""))),
-                buyer=str((order.get("buyer") or {}).get("login", "")),
-                data=order,
-            )
-            for order in results["orders"]["orders"]
-        ]
-        return {"orders": orders_upsert(marketplace="vinted", orders=rows)}
+        return sync_orders_record(
+            marketplace="vinted",
+            orders=[order_input(order) for order in results["orders"]["orders"]],
+            fetched_at=results["orders"].get("fetched_at"),
+        )

@@ -13,9 +13,10 @@ from marketplace.handlers.etsy import client as etsy_client
 from marketplace.handlers.etsy import payloads
 from marketplace.handlers.etsy.client import EtsyClient
 from marketplace.handlers.etsy.handler import EtsyPublish, EtsyUpdate
+from marketplace.handlers.etsy.orders import order_input
 from marketplace.models import Listing, MarketplaceJob
-from marketplace.services.listings import OrderData
 from marketplace.states import ListingStatus
+from sales.services.orders import LineData, OrderInput
 from tests.factories.marketplace import ProductFactory
 
 
@@ -125,7 +126,7 @@ def test_money_is_amount_over_divisor(value, expected):
     assert payloads.money(value) == expected
 
 
-def test_receipt_becomes_an_order():
+def test_receipt_becomes_an_order_with_its_lines():
     # given
     receipt = {
         "receipt_id": 3000000001,
@@ -134,11 +135,14 @@ def test_receipt_becomes_an_order():
         "buyer_user_id": 42,
         "created_timestamp": 1_760_000_000,
         "grandtotal": {"amount": 4550, "divisor": 100, "currency_code": "USD"},
+        "transactions": [
+            {"transaction_id": 77, "listing_id": 901, "sku": "SKU-1", "quantity": 2, "title": "A"}
+        ],
     }
     # when
-    order = payloads.order(receipt)
+    order = order_input(receipt)
     # then
-    assert order == OrderData(
+    assert order == OrderInput(
         external_id="3000000001",
         status="paid",
         total=Decimal("45.5"),
@@ -146,6 +150,9 @@ def test_receipt_becomes_an_order():
         ordered_at=datetime.fromtimestamp(1_760_000_000, tz=UTC),
         buyer="Buyer 42",
         data=receipt,
+        lines=(
+            LineData(line_id="77", quantity=2, sku="SKU-1", external_listing_id="901", title="A"),
+        ),
     )
 
 
