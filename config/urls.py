@@ -11,6 +11,7 @@ from core.health import health
 api_urlpatterns = [
     path("", include("marketplace.api.urls")),
     path("", include("batches.api.urls")),
+    path("", include("sales.api.urls")),
     path("", include("tenants.api.urls")),
     path("schema/", SpectacularAPIView.as_view(urlconf="config.urls"), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
