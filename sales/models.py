@@ -147,3 +147,29 @@ class SyncCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.marketplace} since {self.orders_modified_since}"
+
+
+class LinkReview(TimeStampedModel):
+    """An imported marketplace item matched to an existing product by title and price only:
+    linked, but a person confirms the link or splits the item into a product of its own."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CONFIRMED = "confirmed", "Confirmed"
+        SPLIT = "split", "Split into its own product"
+
+    listing = models.OneToOneField(
+        "marketplace.Listing", on_delete=models.CASCADE, related_name="link_review"
+    )
+    product = models.ForeignKey(
+        "marketplace.Product", on_delete=models.CASCADE, related_name="link_reviews"
+    )
+    imported = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    decided_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"review {self.listing_id} -> {self.product_id}: {self.status}"

@@ -30,16 +30,3 @@ def listing_record(
         fields.append("data")
     listing.save(update_fields=fields)
     return listing
-
-
-def listings_mark_seen(*, marketplace: str, external_ids_by_sku: dict[str, str]) -> int:
-    """Sync: link the tenant's products to the items found on the marketplace, by SKU."""
-    products = Product.objects.filter(sku__in=list(external_ids_by_sku)).only("pk", "sku")
-    for product in products:
-        listing_record(
-            product=product,
-            marketplace=marketplace,
-            status=ListingStatus.ACTIVE,
-            external_id=external_ids_by_sku[product.sku] or None,
-        )
-    return len(products)

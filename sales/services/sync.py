@@ -20,6 +20,7 @@ from marketplace.states import ActionCode, JobPriority, JobStatus
 from sales.schedule.models import SyncSchedule
 from sales.services.cursor import sync_cursor_advance
 from sales.services.fanout import sale_actions_expire, sale_actions_settle
+from sales.services.imports import ImportedItem, listings_reconcile
 from sales.services.orders import OrderInput, orders_record
 from tenants.context import tenant_context
 from tenants.models import Tenant
@@ -33,6 +34,24 @@ def sync_days(input_data: dict[str, Any]) -> int | None:
     """An explicit window (`{"days": N}`) overrides the incremental cursor."""
     days = input_data.get("days")
     return int(days) if days is not None else None
+
+
+def sync_listings_record(
+    *, marketplace: str, live: list[dict[str, Any]], input_data: dict[str, Any]
+) -> dict[str, Any]:
+    """A listing sync's completion: live items linked (imported with `{"import": true}`),
+    recorded listings the marketplace stopped showing marked ended."""
+    items = [ImportedItem.from_json(item) for item in live]
+    done = listings_reconcile(
+        marketplace=marketplace, items=items, import_unknown=bool(input_data.get("import"))
+    )
+    return {
+        "items": done.items,
+        "linked_products": done.linked_products,
+        "imported": done.imported,
+        "to_review": done.to_review,
+        "ended": done.ended,
+    }
 
 
 def sync_orders_record(

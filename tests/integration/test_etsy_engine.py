@@ -216,7 +216,13 @@ def test_sync_listings_links_products_by_sku(etsy):
     job = _run(action="sync_listings")
     # then
     assert job.status == JobStatus.COMPLETED
-    assert job.result_data == {"listings": 2, "linked_products": 2}
+    assert job.result_data == {
+        "items": 2,
+        "linked_products": 2,
+        "imported": 0,
+        "to_review": 0,
+        "ended": 0,
+    }
     linked = Listing.objects.filter(marketplace="etsy", status=ListingStatus.ACTIVE)
     assert dict(linked.values_list("product__sku", "external_id")) == external_ids
 

@@ -2,11 +2,13 @@
 simulator), the scheduled sync finds the order through the real worker, and the product is
 delisted on the other marketplaces through their real APIs."""
 
+from decimal import Decimal
+
 import pytest
 import requests
 from django.utils import timezone
 
-from marketplace.models import Listing, MarketplaceJob
+from marketplace.models import Listing, MarketplaceJob, Product
 from marketplace.services.execution import WAITING_FOR_EXTENSION
 from marketplace.states import JobStatus, ListingStatus
 from sales.models import OrderLine, Sale, SaleAction
@@ -158,3 +160,47 @@ def test_a_vinted_sale_waits_for_the_extension_then_delists_ebay(
         delist = wait_terminal(SaleAction.objects.get(marketplace="ebay").job_id)
     assert delist.status == JobStatus.COMPLETED
     assert ebay.stats()["active_listings"] == 0
+
+
+def test_importing_an_ebay_shop_recreates_its_products_once(ebay, live_tenant):
+    # given: two live eBay listings whose products this shop does not know (a new customer)
+    products = [_published_on(ebay, "ebay") for _ in range(2)]
+    expected = {
+        p.sku: Listing.objects.get(product=p, marketplace="ebay").external_id for p in products
+    }
+    Product.objects.all().delete()
+    # when
+    first = wait_terminal(
+        make_job(marketplace="ebay", action="sync_listings", input_data={"import": True}).pk
+    )
+    again = wait_terminal(
+        make_job(marketplace="ebay", action="sync_listings", input_data={"import": True}).pk
+    )
+    # then
+    assert (first.result_data["imported"], again.result_data["imported"]) == (2, 0)
+    imported = dict(
+        Listing.objects.filter(marketplace="ebay").values_list("product__sku", "external_id")
+    )
+    assert imported == expected
+    assert Product.objects.count() == 2
+    assert all(p.images.count() == 1 for p in Product.objects.all())
+
+
+def test_importing_the_vinted_wardrobe_links_relist_items_and_imports_the_rest(
+    asgi_server, extension_token, live_tenant, ebay
+):
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        # given: one item Relist published (it carries the marker), one that predates Relist
+        ours = _published_on(ebay, "vinted")
+        Listing.objects.filter(product=ours).delete()
+        theirs = sim.account.seed_item(title="Linen shirt", price="15.00")
+        # when
+        job = wait_terminal(
+            make_job(marketplace="vinted", action="sync_listings", input_data={"import": True}).pk
+        )
+    # then
+    assert job.status == JobStatus.COMPLETED
+    assert (job.result_data["linked_products"], job.result_data["imported"]) == (1, 1)
+    assert Listing.objects.get(product=ours, marketplace="vinted").status == ListingStatus.ACTIVE
+    imported = Listing.objects.get(marketplace="vinted", external_id=str(theirs["id"])).product
+    assert (imported.title, imported.price) == ("Linen shirt", Decimal("15.00"))

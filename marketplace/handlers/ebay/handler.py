@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.errors import PermanentMarketplaceError
 from marketplace.handlers.base import JobContext, StepInput, StepPlan
+from marketplace.handlers.ebay import imports as ebay_imports
 from marketplace.handlers.ebay import payloads
 from marketplace.handlers.ebay.client import (
     INVENTORY,
@@ -21,10 +22,10 @@ from marketplace.handlers.ebay.client import (
 )
 from marketplace.handlers.ebay.orders import order_input
 from marketplace.handlers.registry import register
-from marketplace.services.listings import listing_record, listings_mark_seen
+from marketplace.services.listings import listing_record
 from marketplace.states import ListingStatus
 from sales.services.cursor import sync_cursor_since
-from sales.services.sync import sync_days, sync_orders_record
+from sales.services.sync import sync_days, sync_listings_record, sync_orders_record
 
 PAGE = 100
 LISTING_URL = "https://www.ebay.com/itm/{listing_id}"
@@ -201,21 +202,26 @@ class EbaySyncListings:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
+        """Every inventory item, with its offer: only a published offer is a live listing."""
         client = ctx.client(EbayClient.for_tenant)
-        skus: list[str] = []
-        offset = 0
+        live: list[dict[str, Any]] = []
+        count = offset = 0
         while True:
             page = client.inventory_items(limit=PAGE, offset=offset)
             items = page.get("inventoryItems") or []
-            skus.extend(str(item["sku"]) for item in items)
+            for item in items:
+                offer = client.find_offer(str(item["sku"])) or {}
+                if (found := ebay_imports.imported_item(item, offer)) is not None:
+                    live.append(found.as_json())
+            count += len(items)
             offset += len(items)
             if not items or offset >= int(page.get("total", 0)):
-                return {"skus": skus}
+                return {"count": count, "live": live}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        skus = results["inventory"]["skus"]
-        linked = listings_mark_seen(marketplace="ebay", external_ids_by_sku=dict.fromkeys(skus, ""))
-        return {"items": len(skus), "linked_products": linked}
+        return sync_listings_record(
+            marketplace="ebay", live=results["inventory"]["live"], input_data=ctx.job.input_data
+        )
 
 
 @register("ebay", "sync_orders")

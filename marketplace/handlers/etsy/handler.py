@@ -14,12 +14,13 @@ from core.errors import PermanentMarketplaceError
 from marketplace.handlers.base import JobContext, StepInput, StepPlan
 from marketplace.handlers.etsy import payloads
 from marketplace.handlers.etsy.client import PAGE_LIMIT, EtsyClient
+from marketplace.handlers.etsy.imports import imported_item
 from marketplace.handlers.etsy.orders import order_input
 from marketplace.handlers.registry import register
-from marketplace.services.listings import listing_record, listings_mark_seen
+from marketplace.services.listings import listing_record
 from marketplace.states import ListingStatus
 from sales.services.cursor import sync_cursor_since
-from sales.services.sync import sync_days, sync_orders_record
+from sales.services.sync import sync_days, sync_listings_record, sync_orders_record
 
 SHOP = "/application/shops/{shop_id}"
 SHOP_LISTING = SHOP + "/listings/{listing_id}"
@@ -235,18 +236,13 @@ class EtsySyncListings:
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
         client = ctx.client(EtsyClient.for_tenant)
-        by_sku: dict[str, str] = {}
-        count = 0
-        for listing in client.iter_listings(state="active"):
-            count += 1
-            for sku in listing.get("skus") or []:
-                by_sku[str(sku)] = str(listing["listing_id"])
-        return {"listings": count, "by_sku": by_sku}
+        live = [imported_item(item).as_json() for item in client.iter_listings(state="active")]
+        return {"count": len(live), "live": live}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        result = results["listings"]
-        linked = listings_mark_seen(marketplace="etsy", external_ids_by_sku=result["by_sku"])
-        return {"listings": result["listings"], "linked_products": linked}
+        return sync_listings_record(
+            marketplace="etsy", live=results["listings"]["live"], input_data=ctx.job.input_data
+        )
 
 
 @register("etsy", "sync_orders")

@@ -13,11 +13,12 @@ from marketplace.handlers.base import JobContext, StepInput, StepPlan
 from marketplace.handlers.registry import register
 from marketplace.handlers.vinted import payloads
 from marketplace.handlers.vinted.client import VintedClient
+from marketplace.handlers.vinted.imports import imported_item
 from marketplace.handlers.vinted.orders import order_input
-from marketplace.services.listings import listing_record, listings_mark_seen
+from marketplace.services.listings import listing_record
 from marketplace.states import ListingStatus, TaskType
 from sales.services.cursor import sync_cursor_since
-from sales.services.sync import sync_days, sync_orders_record
+from sales.services.sync import sync_days, sync_listings_record, sync_orders_record
 
 PER_PAGE = 96
 ITEMS = "/api/v2/item_upload/items"
@@ -183,15 +184,13 @@ class VintedSyncListings:
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
         items = _wardrobe(_client(ctx))
-        return {
-            "items": {payloads.sku_of(i) or "": str(i["id"]) for i in items},
-            "count": len(items),
-        }
+        live = [found.as_json() for item in items if (found := imported_item(item)) is not None]
+        return {"count": len(items), "live": live}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        by_sku = {sku: item for sku, item in results["wardrobe"]["items"].items() if sku}
-        linked = listings_mark_seen(marketplace="vinted", external_ids_by_sku=by_sku)
-        return {"items": results["wardrobe"]["count"], "linked_products": linked}
+        return sync_listings_record(
+            marketplace="vinted", live=results["wardrobe"]["live"], input_data=ctx.job.input_data
+        )
 
 
 @register("vinted", "sync_orders")
