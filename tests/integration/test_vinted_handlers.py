@@ -11,7 +11,7 @@ import pytest
 from marketplace.handlers.vinted import payloads
 from marketplace.models import Listing, Order
 from marketplace.states import JobStatus, ListingStatus, TaskStatus
-from sandbox.vinted_extension import VintedAccount
+from sandbox.vinted_extension import Fault, VintedAccount
 from tests.factories.marketplace import ListingFactory, ProductFactory, make_job
 from tests.integration.conftest import simulator_for, wait_terminal
 
@@ -148,6 +148,38 @@ def test_delete_of_an_item_already_gone_counts_the_404_as_done(sim):
     assert job.attempts == 1
     assert job.result_data == {"item_id": int(listing.external_id), "already_gone": True}
     assert Listing.objects.get(pk=listing.pk).status == ListingStatus.DELETED
+
+
+def test_delete_whose_answer_was_lost_completes_on_the_retry_without_a_second_delete(sim):
+    # given: the extension deletes the item, then loses the socket before answering
+    product = ProductFactory()
+    listing = _on_vinted(sim, product)
+    item_id = int(listing.external_id)
+    sim.faults.add(Fault.drop_after_commit(), method="POST", path=r"/delete$")
+    # when
+    job = _run(action="delete", product_id=product.pk)
+    # then the retry met Vinted's 404 and counted it as done; the item was deleted once
+    assert job.status == JobStatus.COMPLETED
+    assert (job.attempts, sim.drops) == (2, 1)
+    assert job.result_data == {"item_id": item_id, "already_gone": True}
+    assert list(sim.account.deleted_items) == [item_id]
+    assert Listing.objects.get(pk=listing.pk).status == ListingStatus.DELETED
+
+
+def test_update_answered_503_is_retried_and_applied(sim):
+    # given a listed product whose price changed, and Vinted answering the first PUT with 503
+    product = ProductFactory()
+    listing = _on_vinted(sim, product, price="25.00")
+    product.price = Decimal("19.00")
+    product.save(update_fields=["price"])
+    sim.faults.add(Fault.error_status(503), method="PUT", path=r"item_upload/items/\d+$")
+    # when
+    job = _run(action="update", product_id=product.pk)
+    # then
+    assert (job.status, job.attempts) == (JobStatus.COMPLETED, 2)
+    item = sim.account.get_item(int(listing.external_id))
+    assert item["price"] == {"amount": "19.00", "currency_code": "EUR"}
+    assert job.tasks.get(name="update_item").attempts == 2
 
 
 # --- sync_listings --------------------------------------------------------------------------
