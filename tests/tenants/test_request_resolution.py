@@ -1,6 +1,6 @@
 """A request is served in a tenant only when its host resolves to the tenant AND the user is a
-member of it (docs/architecture.md, Tenancy); otherwise a JSON error that reveals nothing, never a 500 page and never
-another tenant's (or the public schema's) data."""
+member of it (docs/architecture.md, Tenancy); otherwise a JSON error that reveals nothing, never a
+500 page and never another tenant's (or the public schema's) data."""
 
 import pytest
 from django.db import connection

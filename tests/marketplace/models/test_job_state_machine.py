@@ -1,6 +1,6 @@
-"""The job state machine of docs/state-machine.md, driven through job_transition (the one path services use):
-every row of the table is allowed, everything else is refused with the current status and the
-allowed actions, and every transition appends exactly one JobEvent."""
+"""The job state machine of docs/state-machine.md, driven through job_transition (the one path
+services use): every row of the table is allowed, everything else is refused with the current
+status and the allowed actions, and every transition appends exactly one JobEvent."""
 
 import pytest
 from django.db import connection
@@ -14,8 +14,9 @@ from tests.factories.marketplace import job_walk_to, make_job_in, transition_kwa
 
 S = JobStatus
 
-# docs/state-machine.md's table, one row per (from, transition); `defer` is the running → pending row of a
-# job that could not run (extension offline, own rate limit), which consumes no attempt.
+# docs/state-machine.md's table, one row per (from, transition); `defer` is the running →
+# pending row of a job that could not run (extension offline, own rate limit), which consumes
+# no attempt.
 VALID_TRANSITIONS = [
     (S.PENDING, "claim", S.RUNNING),
     (S.RUNNING, "complete", S.COMPLETED),
