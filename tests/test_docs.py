@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from marketplace.handlers.registry import registered
 from scripts.state_table import DOC, declared_transitions, documented_table, render_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,3 +52,15 @@ def test_relative_links_point_at_files_that_exist(document):
 def test_the_readme_cites_no_design_file_outside_the_repository():
     # given / when / then
     assert "DESIGN §" not in (ROOT / "README.md").read_text()
+
+
+def test_the_handler_table_of_the_architecture_lists_the_registered_handlers():
+    # given the registered (marketplace, action) pairs
+    # when the architecture page's table of handlers is read
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    rows = re.findall(r"^\| (eBay|Etsy|Vinted) \| ([a-z_, ]+) \|$", text, flags=re.MULTILINE)
+    documented = {
+        (name.lower(), action.strip()) for name, actions in rows for action in actions.split(",")
+    }
+    # then they are the same
+    assert documented == set(registered())
