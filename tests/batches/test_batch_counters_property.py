@@ -1,6 +1,6 @@
 """Property: whatever users, workers and beat do to a batch's jobs, in any order, the batch's
 counters equal a recount from its jobs, and its stored status is the one derive_batch_status
-gives for that recount (DESIGN §2: counters move in the transition's transaction)."""
+gives for that recount (docs/state-machine.md: counters move in the transition's transaction)."""
 
 from collections import Counter
 from collections.abc import Callable

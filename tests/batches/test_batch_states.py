@@ -1,4 +1,4 @@
-"""derive_batch_status: the rule of DESIGN §2, over a table."""
+"""derive_batch_status: the rule of docs/state-machine.md, over a table."""
 
 import pytest
 

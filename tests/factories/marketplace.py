@@ -67,8 +67,9 @@ class MarketplaceTaskFactory(factory.django.DjangoModelFactory):
     status = TaskStatus.PENDING
 
 
-# The shortest walk from pending to each status through the declared transitions (DESIGN §2):
-# the status field is protected, so tests reach a status the way production does.
+# The shortest walk from pending to each status through the declared transitions
+# (docs/state-machine.md): the status field is protected, so tests reach a status the way
+# production does.
 JOB_STATUS_WALKS: dict[str, tuple[str, ...]] = {
     JobStatus.PENDING: (),
     JobStatus.RUNNING: ("claim",),

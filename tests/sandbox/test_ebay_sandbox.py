@@ -191,6 +191,7 @@ def test_a_zero_access_token_ttl_makes_new_tokens_expire_at_once(
 
     # then
     assert response.status_code == 401
+    assert response.json() == INVALID_TOKEN_BODY
 
 
 def test_put_inventory_item_creates_it_and_get_returns_it(
@@ -544,9 +545,15 @@ def test_sellers_do_not_see_each_other_s_inventory(
         f"{ebay_sandbox.base_url}{INVENTORY}/inventory_item/SKU-1",
         headers={"Authorization": f"Bearer {other}"},
     )
+    listed = http.get(
+        f"{ebay_sandbox.base_url}{INVENTORY}/inventory_item",
+        headers={"Authorization": f"Bearer {other}"},
+    )
 
-    # then
+    # then the item does not exist for that seller, and its inventory is empty
     assert response.status_code == 404
+    assert [e["errorId"] for e in response.json()["errors"]] == [25710]
+    assert (listed.json()["total"], listed.json()["inventoryItems"]) == (0, [])
 
 
 def test_seeded_orders_are_paged_newest_first_and_filtered_by_date(

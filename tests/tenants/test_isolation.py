@@ -37,21 +37,49 @@ def test_rows_of_one_tenant_are_invisible_from_another(tenant, other_tenant):
         assert JobEvent.objects.filter(job_id=job.pk).count() == 1
 
 
+def _job_id_sequence_moved_to(value: int) -> None:
+    """Set the current schema's job id sequence so that the next id is `value` + 1."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)",
+            [MarketplaceJob._meta.db_table, value],
+        )
+
+
+def _job_id_sequence_last() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [MarketplaceJob._meta.db_table])
+        cursor.execute(f"SELECT last_value FROM {cursor.fetchone()[0]}")
+        return int(cursor.fetchone()[0])
+
+
 def test_same_ids_in_two_tenants_are_different_rows(tenant, other_tenant):
-    # given a job in A and a job in B (each schema has its own id sequence)
+    # given each schema's own id sequence at the same point (only ever moved forward)
+    last = []
+    for schema in (tenant.schema_name, other_tenant.schema_name):
+        with tenant_context(schema):
+            last.append(_job_id_sequence_last())
+    for schema in (tenant.schema_name, other_tenant.schema_name):
+        with tenant_context(schema):
+            _job_id_sequence_moved_to(max(last) + 1)
+    # and a job in A and a job in B, which therefore get the same id
     with tenant_context(tenant.schema_name):
-        job_a = make_job_in("paused")
+        job_a = make_job_in("paused", marketplace="ebay")
     with tenant_context(other_tenant.schema_name):
-        job_b = make_job_in("pending")
+        job_b = make_job_in("pending", marketplace="etsy")
+    assert job_a.pk == job_b.pk == max(last) + 2
 
-    # when each tenant reads its own job
+    # when each tenant reads the job of that id
     with tenant_context(tenant.schema_name):
-        status_a = MarketplaceJob.objects.get(pk=job_a.pk).status
+        seen_a = MarketplaceJob.objects.filter(pk=job_a.pk).values_list("marketplace", "status")
+        seen_a = list(seen_a)
     with tenant_context(other_tenant.schema_name):
-        status_b = MarketplaceJob.objects.get(pk=job_b.pk).status
+        seen_b = MarketplaceJob.objects.filter(pk=job_b.pk).values_list("marketplace", "status")
+        seen_b = list(seen_b)
 
-    # then each gets its own row
-    assert (status_a, status_b) == ("paused", "pending")
+    # then each gets its own row, and only its own
+    assert seen_a == [("ebay", "paused")]
+    assert seen_b == [("etsy", "pending")]
 
 
 def test_tenant_context_restores_the_previous_schema(tenant, other_tenant):

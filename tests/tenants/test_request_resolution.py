@@ -1,6 +1,6 @@
 """A request is served in a tenant only when its host resolves to the tenant AND the user is a
-member of it (DESIGN §1); otherwise a JSON error that reveals nothing, never a 500 page and never
-another tenant's (or the public schema's) data."""
+member of it (docs/architecture.md, Tenancy); otherwise a JSON error that reveals nothing, never a
+500 page and never another tenant's (or the public schema's) data."""
 
 import pytest
 from django.db import connection
@@ -176,7 +176,7 @@ def test_public_host_serves_no_tenant_api(tenant, member, make_client):
 
     # then it does not exist on that host, and no job is shown
     assert response.status_code == 404
-    assert b"results" not in response.content
+    assert response.json() == NOT_FOUND
 
 
 @pytest.mark.parametrize("action", ["pause", "resume", "cancel", "retry"])
@@ -260,8 +260,8 @@ def test_refused_action_answers_conflict_with_allowed_actions(tenant, api_client
 
 
 def test_membership_is_checked_by_id_not_by_name(tenant, other_tenant, make_client):
-    # given "user-1", a member of A only, and "user-12", a member of B only (DESIGN §4b: a
-    # substring check once let user-1 match user-12)
+    # given "user-1", a member of A only, and "user-12", a member of B only (the system
+    # Relist replaces checked ownership by substring, so user-1 matched user-12)
     user_1 = UserFactory(username="user-1")
     user_12 = UserFactory(username="user-12")
     MembershipFactory(user=user_1, tenant=tenant)

@@ -173,6 +173,10 @@ class EbayDelete:
                 offer = client.find_offer(product.sku)
                 if offer is None:
                     return {"withdrawn": False}
+                if offer.get("status") != "PUBLISHED":
+                    # Nothing to end (e.g. an earlier attempt withdrew it and lost the answer):
+                    # eBay refuses to withdraw an unpublished offer with a permanent 25002.
+                    return {"withdrawn": False, "offer_id": str(offer["offerId"])}
                 client.withdraw_offer(str(offer["offerId"]))
                 return {"withdrawn": True, "offer_id": str(offer["offerId"])}
             client.delete_inventory_item(product.sku)

@@ -2,7 +2,6 @@
 list, detail with counters, derived status and progress, cancel, and tenant scoping."""
 
 import re
-import time
 
 import pytest
 
@@ -93,7 +92,7 @@ def test_create_makes_one_job_per_product_and_marketplace_and_enqueues_after_com
 
 
 @pytest.mark.slow
-def test_a_ten_thousand_job_batch_answers_within_two_seconds(
+def test_a_ten_thousand_job_batch_is_created_in_a_bounded_number_of_queries(
     tenant, api_client, django_assert_max_num_queries
 ):
     # given 5,000 products (built by the factory, inserted in bulk)
@@ -105,16 +104,14 @@ def test_a_ten_thousand_job_batch_answers_within_two_seconds(
     }
 
     # when the member creates a batch of 10,000 jobs
-    started = time.perf_counter()
     with django_assert_max_num_queries(25):
         response = api_client.post("/api/batches/", body, HTTP_IDEMPOTENCY_KEY="big-1")
-    elapsed = time.perf_counter() - started
 
-    # then it answers 201 with the summary within DESIGN §6's 2 s, after a bounded number of
-    # queries whatever the size (per-job work would be 10,000 of them)
+    # then it answers 201 with the summary after a bounded number of queries whatever the size
+    # (per-job work would be 10,000 of them); its speed is measured by `python -m bench.api`
+    # (docs/performance.md), never by a timed test
     assert response.status_code == 201
     assert response.json()["total_count"] == 10_000
-    assert elapsed < 2.0, elapsed
     assert MarketplaceJob.objects.count() == 10_000
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from batches.models import BatchJob
 from marketplace.models import IdempotencyRecord, JobEvent, MarketplaceJob
 from tenants.context import tenant_context
 from tests.api_support import FORBIDDEN, NOT_FOUND, error
@@ -483,13 +484,44 @@ def test_same_key_with_a_different_body_is_refused(tenant, api_client, change):
     ]
 
 
-def test_keys_are_per_endpoint_and_requests_without_key_are_not_recorded(tenant, api_client):
-    # given two jobs created without a key
+def test_keys_are_per_endpoint(tenant, api_client):
+    # given a job created under a key
+    product = ProductFactory()
+    job_body = {"marketplace": "ebay", "action": "publish", "product_id": product.pk}
+    job = api_client.post("/api/jobs/", job_body, HTTP_IDEMPOTENCY_KEY="shared-1")
+    batch_body = {"product_ids": [product.pk], "marketplaces": ["etsy"], "action": "publish"}
+
+    # when the same key is sent to the batch endpoint with another body, then both are repeated
+    batch = api_client.post("/api/batches/", batch_body, HTTP_IDEMPOTENCY_KEY="shared-1")
+    job_again = api_client.post("/api/jobs/", job_body, HTTP_IDEMPOTENCY_KEY="shared-1")
+    batch_again = api_client.post("/api/batches/", batch_body, HTTP_IDEMPOTENCY_KEY="shared-1")
+
+    # then the batch is created (no conflict with the job's key), each repeat replays its own
+    # endpoint's first answer, and there is one record per endpoint
+    assert (job.status_code, batch.status_code) == (201, 201)
+    assert (job_again.content, batch_again.content) == (job.content, batch.content)
+    assert batch.json()["total_count"] == 1
+    assert sorted(MarketplaceJob.objects.values_list("marketplace", "batch_id")) == [
+        ("ebay", None),
+        ("etsy", BatchJob.objects.get(batch_id=batch.json()["batch_id"]).pk),
+    ]
+    assert sorted(IdempotencyRecord.objects.values_list("scope", "key")) == [
+        ("batches", "shared-1"),
+        ("jobs", "shared-1"),
+    ]
+
+
+def test_requests_without_a_key_are_not_recorded_and_each_creates_a_job(tenant, api_client):
+    # given / when two identical requests without a key
     body = {"marketplace": "etsy", "action": "sync_orders"}
     first = api_client.post("/api/jobs/", body)
     second = api_client.post("/api/jobs/", body)
 
     # then they are two jobs and no idempotency record exists
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert sorted(MarketplaceJob.objects.values_list("pk", flat=True)) == sorted(
+        [first.json()["id"], second.json()["id"]]
+    )
     assert first.json()["id"] != second.json()["id"]
     assert IdempotencyRecord.objects.count() == 0
 

@@ -1,6 +1,6 @@
-"""The job state machine of DESIGN §2, driven through job_transition (the one path services use):
-every row of the table is allowed, everything else is refused with the current status and the
-allowed actions, and every transition appends exactly one JobEvent."""
+"""The job state machine of docs/state-machine.md, driven through job_transition (the one path
+services use): every row of the table is allowed, everything else is refused with the current
+status and the allowed actions, and every transition appends exactly one JobEvent."""
 
 import pytest
 from django.db import connection
@@ -14,8 +14,9 @@ from tests.factories.marketplace import job_walk_to, make_job_in, transition_kwa
 
 S = JobStatus
 
-# DESIGN §2's table, one row per (from, transition); `defer` is the running → pending row of a
-# job that could not run (extension offline, own rate limit), which consumes no attempt.
+# docs/state-machine.md's table, one row per (from, transition); `defer` is the running →
+# pending row of a job that could not run (extension offline, own rate limit), which consumes
+# no attempt.
 VALID_TRANSITIONS = [
     (S.PENDING, "claim", S.RUNNING),
     (S.RUNNING, "complete", S.COMPLETED),
@@ -78,7 +79,7 @@ def test_model_declares_exactly_the_design_table():
     declared = {
         (str(t.source), t.name, str(t.target)) for t in field.get_all_transitions(MarketplaceJob)
     }
-    # then they are DESIGN §2's table, no more and no less
+    # then they are docs/state-machine.md's table, no more and no less
     assert declared == {(str(a), b, str(c)) for a, b, c in VALID_TRANSITIONS}
 
 
