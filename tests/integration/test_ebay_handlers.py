@@ -11,7 +11,7 @@ import requests
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from marketplace.models import Listing, Order
+from marketplace.models import Listing, Order, Product
 from marketplace.states import JobStatus, ListingStatus, TaskStatus
 from tests.factories.marketplace import ProductFactory, ProductImageFactory, make_job
 from tests.integration.conftest import wait_terminal
@@ -180,25 +180,31 @@ def test_delete_whose_withdraw_answer_was_lost_completes_on_the_retry(ebay):
 
 def test_sync_listings_reads_every_page_and_links_the_tenants_products_by_sku(ebay):
     # given 101 inventory items on eBay (two pages of 100): two are this tenant's products,
-    # whose listing records were lost, and 99 were listed on eBay without Relist
+    # published, whose listing records were lost, and 99 were put on eBay without an offer
     mine = [_product(ebay) for _ in range(2)]
-    for product in mine:
-        _published(ebay, product)
+    listing_ids = {product.sku: _published(ebay, product).external_id for product in mine}
     Listing.objects.all().delete()
     for n in range(99):
         assert _put_item(ebay, f"FOREIGN-{n:03d}").status_code == 204
     # when
     job = _run(action="sync_listings")
-    # then both pages were read and only the tenant's products are linked, as active
+    # then both pages were read; only published offers are live listings, and they link
     assert job.status == JobStatus.COMPLETED
-    assert job.result_data == {"items": 101, "linked_products": 2}
-    skus = job.tasks.get(name="inventory").result["skus"]
-    assert sorted(skus) == sorted([p.sku for p in mine] + [f"FOREIGN-{n:03d}" for n in range(99)])
+    assert job.result_data == {
+        "items": 2,
+        "linked_products": 2,
+        "imported": 0,
+        "to_review": 0,
+        "ended": 0,
+    }
+    inventory = job.tasks.get(name="inventory").result
+    assert inventory["count"] == 101
+    assert sorted(item["sku"] for item in inventory["live"]) == sorted(listing_ids)
     assert ebay.stats()["calls"][GET_ITEMS] == 2
     linked = Listing.objects.filter(marketplace="ebay")
-    # eBay's inventory list carries no listing id: the records are linked, their id stays empty
+    # the offers carry the listing ids: the records are linked with them
     assert sorted(linked.values_list("product__sku", "status", "external_id")) == sorted(
-        (p.sku, ListingStatus.ACTIVE, "") for p in mine
+        (sku, ListingStatus.ACTIVE, listing_id) for sku, listing_id in listing_ids.items()
     )
 
 
@@ -209,7 +215,13 @@ def test_sync_listings_of_an_empty_inventory_links_nothing(ebay):
     job = _run(action="sync_listings")
     # then
     assert job.status == JobStatus.COMPLETED
-    assert job.result_data == {"items": 0, "linked_products": 0}
+    assert job.result_data == {
+        "items": 0,
+        "linked_products": 0,
+        "imported": 0,
+        "to_review": 0,
+        "ended": 0,
+    }
     assert not Listing.objects.exists()
 
 
@@ -223,7 +235,7 @@ def test_sync_orders_stores_every_page_with_its_amounts(ebay):
     job = _run(action="sync_orders", input_data={"days": 31})
     # then every order is stored once, with the fields eBay gave
     assert job.status == JobStatus.COMPLETED
-    assert job.result_data == {"orders": 60}
+    assert job.result_data["orders"] == 60
     assert ebay.stats()["calls"][GET_ORDERS] == 2
     orders = Order.objects.filter(marketplace="ebay")
     assert sorted(orders.values_list("external_id", flat=True)) == sorted(order_ids)
@@ -236,27 +248,34 @@ def test_sync_orders_stores_every_page_with_its_amounts(ebay):
     assert order.data == on_ebay
 
 
-def test_sync_orders_twice_updates_the_rows_and_adds_only_new_orders(ebay):
-    # given a first sync of 3 orders, then 2 new orders on eBay
+def test_sync_orders_twice_reads_only_what_changed_and_adds_the_new_orders(ebay):
+    # given a first sync of 3 orders, then 2 buyers purchase on eBay
     first = ebay.seed_orders(3)
     assert _run(action="sync_orders").status == JobStatus.COMPLETED
     pks = dict(Order.objects.values_list("external_id", "pk"))
-    second = ebay.seed_orders(2)
-    # when
+    products = [_product(ebay, quantity=2) for _ in range(2)]
+    for product in products:
+        _published(ebay, product)
+    second = [ebay.purchase(product.sku, 1)["orderId"] for product in products]
+    # when the next sync reads from its cursor (orders modified since the last one)
     job = _run(action="sync_orders")
-    # then the known orders keep their rows and the new ones are added
+    # then only the new orders came back, the known rows kept, and each sale took one unit
     assert job.status == JobStatus.COMPLETED
-    assert job.result_data == {"orders": 5}
+    assert (job.result_data["orders"], job.result_data["sales"]) == (2, 2)
     stored = dict(Order.objects.filter(marketplace="ebay").values_list("external_id", "pk"))
     assert sorted(stored) == sorted(first + second)
     assert {order_id: stored[order_id] for order_id in first} == pks
+    assert sorted(
+        Product.objects.filter(pk__in=[p.pk for p in products]).values_list("quantity", flat=True)
+    ) == [1, 1]
 
 
 def test_sync_orders_reads_only_the_days_asked(ebay):
     # given orders spread over the last 30 days
     ebay.seed_orders(40)
     on_ebay = _read(ebay, "/sell/fulfillment/v1/order", limit=200).json()["orders"]
-    created = {o["orderId"]: parse_datetime(o["creationDate"]) for o in on_ebay}
+    # the window applies to the last change (a sale, a cancellation, a refund)
+    created = {o["orderId"]: parse_datetime(o["lastModifiedDate"]) for o in on_ebay}
     # when only the last 7 days are asked for
     before = timezone.now()
     job = _run(action="sync_orders", input_data={"days": 7})
@@ -271,4 +290,4 @@ def test_sync_orders_reads_only_the_days_asked(ebay):
     # (the seeded orders fall on both sides of the window, so both checks bite)
     assert surely_in
     assert surely_out
-    assert job.result_data == {"orders": len(stored)}
+    assert job.result_data["orders"] == len(stored)
