@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from marketplace.models import Listing, Order
-from sales.models import OrderLine, OversellAlert, Sale, SaleAction
+from sales.models import LinkReview, OrderLine, OversellAlert, Sale, SaleAction
 from sales.services.fanout import sale_action_outcome
 from sales.states import DelistMode
 
@@ -148,3 +148,23 @@ class DelistPolicySerializer(serializers.Serializer):
     def to_representation(self, instance: Any) -> dict[str, Any]:
         marketplace, mode = instance
         return {"marketplace": marketplace, "mode": mode}
+
+
+class LinkReviewSerializer(serializers.ModelSerializer):
+    listing_id = serializers.IntegerField(read_only=True)
+    product_id = serializers.IntegerField(read_only=True)
+    marketplace = serializers.CharField(source="listing.marketplace", read_only=True)
+
+    class Meta:
+        model = LinkReview
+        fields = (
+            "id",
+            "listing_id",
+            "product_id",
+            "marketplace",
+            "imported",
+            "status",
+            "created_at",
+            "decided_at",
+        )
+        read_only_fields = fields

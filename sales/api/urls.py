@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from sales.api.views import (
     DelistPolicyViewSet,
+    LinkReviewViewSet,
     ListingViewSet,
     OrderViewSet,
     OversellAlertViewSet,
@@ -16,6 +17,7 @@ router.register("listings", ListingViewSet, basename="listing")
 router.register("sales", SaleViewSet, basename="sale")
 router.register("pending-actions", PendingActionViewSet, basename="pending-action")
 router.register("oversell-alerts", OversellAlertViewSet, basename="oversell-alert")
+router.register("link-reviews", LinkReviewViewSet, basename="link-review")
 
 policy = DelistPolicyViewSet.as_view({"get": "list"})
 policy_detail = DelistPolicyViewSet.as_view({"put": "update"})

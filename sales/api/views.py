@@ -16,14 +16,15 @@ from sales import selectors
 from sales.api.filters import ListingFilter, OrderFilter, SaleFilter
 from sales.api.serializers import (
     DelistPolicySerializer,
+    LinkReviewSerializer,
     ListingSerializer,
     OrderSerializer,
     OversellAlertSerializer,
     SaleActionSerializer,
     SaleSerializer,
 )
-from sales.models import DelistPolicy, OversellAlert, Sale, SaleAction
-from sales.services import fanout
+from sales.models import DelistPolicy, LinkReview, OversellAlert, Sale, SaleAction
+from sales.services import fanout, imports
 
 
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
@@ -126,3 +127,24 @@ class DelistPolicyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             marketplace=marketplace, mode=serializer.validated_data["mode"]
         )
         return Response({"marketplace": policy.marketplace, "mode": policy.mode})
+
+
+class LinkReviewViewSet(viewsets.ReadOnlyModelViewSet):
+    """Imported items linked to a product by title and price only: confirm, or split them off."""
+
+    serializer_class = LinkReviewSerializer
+    filterset_class = None
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[LinkReview]:
+        return LinkReview.objects.filter(status=LinkReview.Status.PENDING).select_related("listing")
+
+    @extend_schema(request=None, responses={200: LinkReviewSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str) -> Response:
+        return Response(LinkReviewSerializer(imports.link_review_confirm(review_id=int(pk))).data)
+
+    @extend_schema(request=None, responses={200: LinkReviewSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def split(self, request: Request, pk: str) -> Response:
+        return Response(LinkReviewSerializer(imports.link_review_split(review_id=int(pk))).data)

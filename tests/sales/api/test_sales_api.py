@@ -1,9 +1,12 @@
 """/api/orders, /api/listings, /api/sales (the tracker), /api/pending-actions,
 /api/oversell-alerts and /api/delist-policies over the test client, tenant-scoped."""
 
+from decimal import Decimal
+
 from marketplace.models import MarketplaceJob
 from sales.models import SaleAction
 from sales.services.fanout import delist_policy_set
+from sales.services.imports import ImportedItem, listings_reconcile
 from sales.services.orders import orders_record
 from sales.states import DelistMode, SaleOutcome
 from tenants.context import tenant_context
@@ -162,3 +165,27 @@ def test_unknown_pending_action_is_an_error_shape(tenant, api_client):
             "details": {},
         }
     }
+
+
+def test_link_reviews_are_listed_and_split_through_the_api(tenant, api_client):
+    # given: an imported Vinted item matched to a product by title and price only
+    product = ProductFactory(title="Wool coat", price="80.00")
+    listings_reconcile(
+        marketplace="vinted",
+        items=[ImportedItem(external_id="V7", title="Wool coat", price=Decimal("80.00"))],
+        import_unknown=True,
+    )
+    [review] = api_client.get("/api/link-reviews/").json()["results"]
+    assert (review["product_id"], review["marketplace"], review["status"]) == (
+        product.pk,
+        "vinted",
+        "pending",
+    )
+    # when
+    split = api_client.post(f"/api/link-reviews/{review['id']}/split/").json()
+    # then
+    assert split["status"] == "split"
+    assert split["product_id"] != product.pk
+    assert api_client.get("/api/link-reviews/").json()["results"] == []
+    again = api_client.post(f"/api/link-reviews/{review['id']}/confirm/")
+    assert again.status_code == 409
