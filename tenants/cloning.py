@@ -1,0 +1,103 @@
+"""New tenant schemas cloned from a template instead of migrated one by one.
+
+A template schema (`RELIST_TENANT_TEMPLATE_SCHEMA`) is migrated like any tenant by
+`migrate_tenants`; each time its migrations change it is dumped once (`pg_dump --schema-only`
+plus its few rows: the migration records and content types) into `SchemaTemplate.ddl`, with the
+schema name replaced by a placeholder. Provisioning replays that script into the new schema in
+one round trip, inside the provisioning transaction: ~0.1 s instead of ~1-2 s of migrations, and
+django-tenants' own `clone_schema` (a PL/pgSQL walk of the catalogue, ~0.7 s here).
+
+pg_dump is needed where the template is refreshed (the migrating host), not where tenants are
+provisioned: the script lives in the database.
+"""
+
+import logging
+import os
+import re
+import subprocess
+
+from django.conf import settings
+from django.db import connection
+from django_tenants.utils import schema_exists
+
+from tenants.migrating import MigrationTarget, migration_target, schema_migrate
+from tenants.models import SchemaTemplate
+
+logger = logging.getLogger(__name__)
+
+PLACEHOLDER = "__relist_schema__"
+# Session settings of pg_dump's preamble; `set_config('search_path', '', false)` in particular
+# would outlive the script on the shared connection.
+_PREAMBLE = re.compile(r"^(SET |SELECT pg_catalog\.set_config\(|\\|--)")
+
+
+def template_schema_name() -> str:
+    return settings.RELIST_TENANT_TEMPLATE_SCHEMA
+
+
+def template_current(*, target: MigrationTarget | None = None) -> SchemaTemplate | None:
+    """The template row when its script matches the code's migrations (one query), else None."""
+    target = target or migration_target()
+    return (
+        SchemaTemplate.objects.filter(
+            schema_name=template_schema_name(), migration_state=target.fingerprint
+        )
+        .exclude(ddl="")
+        .first()
+    )
+
+
+def template_refresh(*, target: MigrationTarget | None = None, force: bool = False) -> None:
+    """Migrate the template schema and re-dump its script when it changed.
+
+    Callers hold the exclusive migration lock (`migrating.migration_lock`)."""
+    target = target or migration_target()
+    name = template_schema_name()
+    if not force and template_current(target=target) and schema_exists(name):
+        return
+    connection.set_schema_to_public()
+    if not schema_exists(name):
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(name)}")
+    schema_migrate(schema_name=name, target=target)
+    connection.set_schema_to_public()
+    ddl = schema_script(schema_name=name)
+    SchemaTemplate.objects.update_or_create(
+        schema_name=name, defaults={"migration_state": target.fingerprint, "ddl": ddl}
+    )
+    logger.info("tenants.template_refreshed", extra={"tenant": name, "bytes": len(ddl)})
+
+
+def schema_script(*, schema_name: str) -> str:
+    """A script recreating the schema (structure and rows) under the placeholder name."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "PGHOST": str(db.get("HOST") or ""),
+        "PGPORT": str(db.get("PORT") or ""),
+        "PGUSER": str(db.get("USER") or ""),
+        "PGPASSWORD": str(db.get("PASSWORD") or ""),
+        "PGDATABASE": str(db["NAME"]),
+    }
+    dumped = subprocess.run(
+        [
+            settings.RELIST_PG_DUMP,
+            f"--schema={schema_name}",
+            "--inserts",
+            "--no-owner",
+            "--no-privileges",
+            "--no-tablespaces",
+        ],
+        env={key: value for key, value in env.items() if value},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = [line for line in dumped.splitlines() if line and not _PREAMBLE.match(line)]
+    return re.sub(rf"\b{re.escape(schema_name)}\b", PLACEHOLDER, "\n".join(lines))
+
+
+def schema_clone(*, template: SchemaTemplate, schema_name: str) -> None:
+    """Create `schema_name` from the template's script (inside the caller's transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute(template.ddl.replace(PLACEHOLDER, connection.ops.quote_name(schema_name)))
