@@ -9,19 +9,28 @@ django-tenants' own `clone_schema` (a PL/pgSQL walk of the catalogue, ~0.7 s her
 
 pg_dump is needed where the template is refreshed (the migrating host), not where tenants are
 provisioned: the script lives in the database.
+
+Spare schemas (`RELIST_TENANT_SPARE_SCHEMAS`) are clones made ahead of time; provisioning renames
+one (`ALTER SCHEMA … RENAME`, a catalogue update) and falls back to a clone when none is left.
 """
 
 import logging
 import os
 import re
+import secrets
 import subprocess
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django_tenants.utils import schema_exists
 
-from tenants.migrating import MigrationTarget, migration_target, schema_migrate
-from tenants.models import SchemaTemplate
+from tenants.migrating import (
+    MigrationTarget,
+    migration_target,
+    provisioning_lock,
+    schema_migrate,
+)
+from tenants.models import SchemaTemplate, SpareSchema
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +54,12 @@ def template_current(*, target: MigrationTarget | None = None) -> SchemaTemplate
         .exclude(ddl="")
         .first()
     )
+
+
+def template_is_current(*, target: MigrationTarget) -> bool:
+    return SchemaTemplate.objects.filter(
+        schema_name=template_schema_name(), migration_state=target.fingerprint
+    ).exists()
 
 
 def template_refresh(*, target: MigrationTarget | None = None, force: bool = False) -> None:
@@ -101,3 +116,59 @@ def schema_clone(*, template: SchemaTemplate, schema_name: str) -> None:
     """Create `schema_name` from the template's script (inside the caller's transaction)."""
     with connection.cursor() as cursor:
         cursor.execute(template.ddl.replace(PLACEHOLDER, connection.ops.quote_name(schema_name)))
+
+
+def spare_schema_take(*, schema_name: str, target: MigrationTarget) -> bool:
+    """Rename a current spare to `schema_name` (inside the caller's transaction, which holds
+    the provisioning lock); False when none is left. SKIP LOCKED: two provisionings never
+    wait on, nor take, the same spare."""
+    spare = (
+        SpareSchema.objects.select_for_update(skip_locked=True)
+        .filter(migration_state=target.fingerprint)
+        .order_by("id")
+        .first()
+    )
+    if spare is None:
+        return False
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER SCHEMA {quote(spare.schema_name)} RENAME TO {quote(schema_name)}")
+    spare.delete()
+    return True
+
+
+def spare_schemas_fill(*, size: int | None = None, timeout_s: float | None = None) -> int:
+    """Clone the template until `size` current spares exist; returns how many were made.
+
+    Each clone is its own transaction under the shared provisioning lock, so a migration run
+    waits for at most one clone, and stops the filling (no current template) until it ends."""
+    size = settings.RELIST_TENANT_SPARE_SCHEMAS if size is None else size
+    timeout_s = settings.RELIST_TENANT_LOCK_TIMEOUT_S if timeout_s is None else timeout_s
+    target = migration_target()
+    made = 0
+    connection.set_schema_to_public()
+    while SpareSchema.objects.filter(migration_state=target.fingerprint).count() < size:
+        with transaction.atomic():
+            provisioning_lock(timeout_s=timeout_s)
+            template = template_current(target=target)
+            if template is None:
+                break
+            name = f"relist_spare_{secrets.token_hex(6)}"
+            schema_clone(template=template, schema_name=name)
+            SpareSchema.objects.create(schema_name=name, migration_state=target.fingerprint)
+        made += 1
+    if made:
+        logger.info("tenants.spares_filled", extra={"made": made, "size": size})
+    return made
+
+
+def spare_schemas_drop_stale(*, target: MigrationTarget) -> int:
+    """Drop the spares cloned before the migrations changed (under the migration lock)."""
+    stale = list(SpareSchema.objects.exclude(migration_state=target.fingerprint))
+    with connection.cursor() as cursor:
+        for spare in stale:
+            cursor.execute(
+                f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(spare.schema_name)} CASCADE"
+            )
+    SpareSchema.objects.filter(pk__in=[spare.pk for spare in stale]).delete()
+    return len(stale)

@@ -98,4 +98,17 @@ class SchemaTemplate(models.Model):
         return f"{self.schema_name}@{self.migration_state[:12]}"
 
 
+class SpareSchema(models.Model):
+    """A schema cloned from the template ahead of time; provisioning renames one to the new
+    tenant's name (ALTER SCHEMA … RENAME, milliseconds). Only spares at the code's
+    `migration_state` are used; `migrate_tenants` replaces the others."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    migration_state = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.schema_name
+
+
 # --- end migrations at scale ---

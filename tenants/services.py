@@ -13,7 +13,13 @@ from django.utils import timezone
 from django_tenants.utils import schema_exists
 
 from core.errors import ValidationFailed
-from tenants.cloning import schema_clone, template_current, template_refresh
+from tenants.cloning import (
+    schema_clone,
+    spare_schema_take,
+    template_current,
+    template_is_current,
+    template_refresh,
+)
 from tenants.context import tenant_get
 from tenants.migrating import (
     MigrationInProgress,
@@ -40,10 +46,10 @@ def tenant_provision(
 ) -> Tenant:
     """Create the tenant's schema, add its domain and its owner, in one transaction.
 
-    The schema is cloned from the template (tenants/cloning.py), which is refreshed first when
-    the code's migrations changed. A migration run and a provisioning never overlap (the
-    advisory lock of tenants/migrating.py): waiting longer than RELIST_TENANT_LOCK_TIMEOUT_S
-    raises MigrationInProgress.
+    The schema is a spare renamed (milliseconds) or, when none is left, a clone of the template
+    (tenants/cloning.py), which is refreshed first when the code's migrations changed. A
+    migration run and a provisioning never overlap (the advisory lock of tenants/migrating.py):
+    waiting longer than RELIST_TENANT_LOCK_TIMEOUT_S raises MigrationInProgress.
     """
     _validate_schema_name(schema_name)
     if Tenant.objects.filter(schema_name=schema_name).exists():
@@ -55,19 +61,20 @@ def tenant_provision(
     timeout_s = settings.RELIST_TENANT_LOCK_TIMEOUT_S
     target = migration_target()
     connection.set_schema_to_public()
-    if template_current(target=target) is None:
+    if not template_is_current(target=target):
         with migration_lock(timeout_s=timeout_s):
             template_refresh(target=target)
     with transaction.atomic():
         provisioning_lock(timeout_s=timeout_s)
-        template = template_current(target=target)
-        if template is None:  # a deploy changed the migrations between the two steps
-            raise MigrationInProgress("The tenant template is being migrated; try again.")
         if schema_exists(schema_name):
             raise ValidationFailed(
                 "A schema of this name exists already.", details={"schema_name": schema_name}
             )
-        schema_clone(template=template, schema_name=schema_name)
+        if not spare_schema_take(schema_name=schema_name, target=target):
+            template = template_current(target=target)
+            if template is None:  # a deploy changed the migrations since the check above
+                raise MigrationInProgress("The tenant template is being migrated; try again.")
+            schema_clone(template=template, schema_name=schema_name)
         tenant = Tenant(schema_name=schema_name, name=name, migration_state=target.fingerprint)
         tenant.auto_create_schema = False  # cloned just above, in this transaction
         tenant.save()

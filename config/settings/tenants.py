@@ -24,3 +24,6 @@ RELIST_PG_DUMP = env("RELIST_PG_DUMP", default="pg_dump")
 RELIST_TENANT_LOCK_TIMEOUT_S = env.float("RELIST_TENANT_LOCK_TIMEOUT_S", default=30.0)
 # Worker processes of `migrate_tenants` (each holds one database connection).
 RELIST_MIGRATE_PROCESSES = env.int("RELIST_MIGRATE_PROCESSES", default=2)
+# Schemas cloned ahead of time for provisioning to rename (milliseconds instead of a clone);
+# refilled by `migrate_tenants` and `manage.py fill_spare_schemas` (cron / beat). 0: off.
+RELIST_TENANT_SPARE_SCHEMAS = env.int("RELIST_TENANT_SPARE_SCHEMAS", default=10)

@@ -10,13 +10,14 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from tenants import migrating
+from tenants.cloning import spare_schemas_fill
 from tenants.migrating import (
     MigrationInProgress,
     migration_lock,
     migration_target,
     tenants_migrate,
 )
-from tenants.models import Tenant
+from tenants.models import SpareSchema, Tenant
 from tenants.services import tenant_provision
 from tests.tenants.test_provisioning import committed  # noqa: F401 - fixture
 
@@ -52,8 +53,12 @@ def _forget(schema: str, *keys: tuple[str, str]) -> None:
             )
 
 
-MARKETPLACE_LAST = ("marketplace", "0004_users_do_nothing")
-TENANTS_LAST = ("tenants", "0003_tenant_migration_state_and_template")
+def _leaf(app: str) -> tuple[str, str]:
+    return [key for key in migration_target().plan if key[0] == app][-1]
+
+
+MARKETPLACE_LAST = _leaf("marketplace")
+TENANTS_LAST = _leaf("tenants")
 
 
 def test_current_schemas_are_skipped_with_no_catalogue_scan(shops):
@@ -97,12 +102,15 @@ def test_a_stale_schema_gets_what_it_misses_and_its_state(shops):
 
     # when the tenants are migrated
     out = StringIO()
-    call_command("migrate_tenants", "--skip-public", "--processes", "1", stdout=out)
+    call_command(
+        "migrate_tenants", "--skip-public", "--processes", "1", "--spares", "0", stdout=out
+    )
 
     # then only that schema was migrated, through the executor, and it is current again
     assert _records("test_mig_b") == expected
     assert _state("test_mig_b") == migration_target().fingerprint
-    assert "test_mig_b: applied marketplace.0004_users_do_nothing, tenants.0003_" in out.getvalue()
+    applied = f"{MARKETPLACE_LAST[0]}.{MARKETPLACE_LAST[1]}, {TENANTS_LAST[0]}.{TENANTS_LAST[1]}"
+    assert f"test_mig_b: applied {applied} (" in out.getvalue()
     assert "test_mig_a:" not in out.getvalue()
     assert "0 failed" in out.getvalue()
 
@@ -196,3 +204,42 @@ def test_provisioning_refuses_while_a_migration_runs(shops, settings):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'test_mig_late'")
         assert cursor.fetchone() is None
+
+
+def test_spares_cloned_before_a_change_are_replaced(shops):
+    # given two spare schemas, one of them cloned before the migrations changed
+    spare_schemas_fill(size=2)
+    old, current = SpareSchema.objects.order_by("id")
+    SpareSchema.objects.filter(pk=old.pk).update(migration_state="before-the-deploy")
+
+    # when the tenants are migrated, then the spares refilled to two
+    out = StringIO()
+    call_command("migrate_tenants", "--skip-public", "--spares", "2", stdout=out)
+
+    # then the old spare is gone (row and schema); two current spares are ready
+    names = set(SpareSchema.objects.values_list("schema_name", flat=True))
+    assert old.schema_name not in names
+    assert current.schema_name in names
+    assert len(names) == 2
+    assert set(SpareSchema.objects.values_list("migration_state", flat=True)) == {
+        migration_target().fingerprint
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [old.schema_name])
+        assert cursor.fetchone() is None
+    assert "1 spare schemas cloned from the template" in out.getvalue()
+
+
+def test_a_schema_with_holes_in_its_history_is_reported_not_recorded_current(shops):
+    # given a schema missing a migration whose successor is recorded (no deploy does this)
+    before_last = [key for key in migration_target().plan if key[0] == "marketplace"][-2]
+    _forget("test_mig_a", before_last)
+
+    # when the tenants are migrated
+    run = tenants_migrate(processes=1)
+
+    # then the schema is reported as failed and stays stale for the next run
+    [failed] = run.failed
+    assert failed.schema_name == "test_mig_a"
+    assert failed.error  # Django's executor skips the hole, or cannot build the state
+    assert _state("test_mig_a") == ""

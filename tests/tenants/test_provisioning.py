@@ -18,9 +18,17 @@ from django_tenants.utils import schema_exists
 
 from core.errors import TenantNotFound
 from marketplace.models import MarketplaceJob
+from tenants.cloning import spare_schemas_fill
 from tenants.context import tenant_context
 from tenants.migrating import migration_target
-from tenants.models import Domain, Membership, MembershipRole, SchemaTemplate, Tenant
+from tenants.models import (
+    Domain,
+    Membership,
+    MembershipRole,
+    SchemaTemplate,
+    SpareSchema,
+    Tenant,
+)
 from tenants.services import tenant_delete, tenant_provision
 from tests.factories.marketplace import make_job
 
@@ -37,7 +45,8 @@ class Leftovers:
 
 @pytest.fixture
 def committed(test_tenants, django_db_blocker) -> Iterator[Leftovers]:
-    """Autocommit in the public schema; drops the schemas and users listed, whatever happens."""
+    """Autocommit in the public schema; drops the schemas and users listed, and any spare
+    schema, whatever happens."""
     leftovers = Leftovers()
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
@@ -48,8 +57,10 @@ def committed(test_tenants, django_db_blocker) -> Iterator[Leftovers]:
             for schema in leftovers.schemas:
                 with suppress(TenantNotFound):
                     tenant_delete(schema_name=schema)
+            spares = list(SpareSchema.objects.values_list("schema_name", flat=True))
+            SpareSchema.objects.all().delete()
             with connection.cursor() as cursor:
-                for schema in leftovers.schemas:
+                for schema in leftovers.schemas + spares:
                     cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
                 # Raw: deleting a user through the ORM from `public` fails while tenant tables
                 # point at users (see test_isolation's xfail); these users own nothing else.
@@ -269,3 +280,26 @@ def test_provisioning_refreshes_a_stale_template(committed, no_broker):
         _signature("test_after_deploy")["migrations"]
         == _signature(settings.RELIST_TENANT_TEMPLATE_SCHEMA)["migrations"]
     )
+
+
+def test_provisioning_renames_a_spare_schema(committed, no_broker):
+    # given one spare schema ready
+    committed.schemas.extend(["test_migrated_ref2", "test_from_spare"])
+    assert spare_schemas_fill(size=1) == 1
+    spare = SpareSchema.objects.get()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA test_migrated_ref2")
+    call_command(
+        "migrate_schemas", schema_name="test_migrated_ref2", interactive=False, verbosity=0
+    )
+
+    # when a tenant is provisioned
+    tenant_provision(schema_name="test_from_spare", name="From a spare")
+
+    # then the spare became the tenant's schema: gone under its old name, used up
+    assert spare.schema_name not in _schemas()
+    assert not SpareSchema.objects.exists()
+    assert _signature("test_from_spare") == _signature("test_migrated_ref2")
+    with tenant_context("test_from_spare"):
+        job = make_job()
+        assert MarketplaceJob.objects.filter(pk=job.pk).count() == 1

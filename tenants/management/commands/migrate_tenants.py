@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tenants.cloning import spare_schemas_fill
 from tenants.migrating import MigrationInProgress, SchemaOutcome, tenants_migrate
 
 
@@ -28,6 +29,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--skip-public", action="store_true", help="Do not migrate the public schema first."
+        )
+        parser.add_argument(
+            "--spares",
+            type=int,
+            default=settings.RELIST_TENANT_SPARE_SCHEMAS,
+            help="Spare schemas to have ready after the run (cloned from the template).",
         )
         parser.add_argument(
             "--lock-timeout",
@@ -68,3 +75,6 @@ class Command(BaseCommand):
             self.stderr.write(summary)
             sys.exit(1)
         self.stdout.write(self.style.SUCCESS(summary))
+        made = spare_schemas_fill(size=int(options["spares"]))
+        if made and verbosity >= 1:
+            self.stdout.write(f"{made} spare schemas cloned from the template")
