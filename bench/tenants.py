@@ -1,9 +1,10 @@
 """Many tenants (DESIGN §6): `python -m bench tenants [--levels 100,1000] [--processes 2]`.
 
 At each level (tenants in the database) it measures:
-- provisioning per tenant (tenants.services.tenant_provision: clone of the template schema in one
-  transaction), p50 / p95 / max, and, once, the paths it replaces for comparison (django-tenants'
-  CREATE SCHEMA + migrate_schemas, and its PL/pgSQL clone_schema);
+- provisioning per tenant (tenants.services.tenant_provision, one transaction), p50 / p95 / max:
+  20 tenants by clone of the template (no spare left), the rest from spare schemas (a rename),
+  and the cost of cloning a spare (off the request path); once, the paths it replaces for
+  comparison (django-tenants' CREATE SCHEMA + migrate_schemas, and its PL/pgSQL clone_schema);
 - `manage.py migrate_tenants` with nothing to apply: trusting the state rows in public (the
   default), and with --verify (one query on each schema's django_migrations);
 - `manage.py migrate_tenants` applying one new nullable column to every tenant: a temporary
@@ -140,17 +141,29 @@ def _column_migration(tag: str, workdir: Path) -> str:
     return package.name
 
 
-def _level(level: int, have: int, opts: argparse.Namespace, workdir: Path) -> dict[str, float]:
-    say(f"provisioning tenants {have + 1}…{level}")
-    provisioned = _provision(have, level)
-    figures = {
-        "provision p50 ms": statistics.median(provisioned) * 1000,
-        "provision p95 ms": statistics.quantiles(provisioned, n=20)[-1] * 1000
-        if len(provisioned) >= 20
-        else max(provisioned) * 1000,
-        "provision max ms": max(provisioned) * 1000,
+def _percentiles(prefix: str, seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        f"{prefix} p50 ms": statistics.median(ordered) * 1000,
+        f"{prefix} p95 ms": ordered[max(0, round(len(ordered) * 0.95) - 1)] * 1000,
+        f"{prefix} max ms": ordered[-1] * 1000,
     }
-    migrate = ["migrate_tenants", "--skip-public", "--processes", str(opts.processes)]
+
+
+def _level(level: int, have: int, opts: argparse.Namespace, workdir: Path) -> dict[str, float]:
+    from tenants.cloning import spare_schemas_fill  # noqa: PLC0415 - after django.setup()
+
+    cloned = min(20, level - have)
+    say(f"provisioning tenants {have + 1}…{have + cloned} by clone (no spare left)")
+    figures = _percentiles("provision by clone", _provision(have, have + cloned))
+    spares = level - have - cloned
+    say(f"cloning {spares} spare schemas (off the request path), then provisioning from them")
+    began = time.perf_counter()
+    spare_schemas_fill(size=spares, timeout_s=60)
+    figures["spare clone, per schema ms"] = (time.perf_counter() - began) / max(1, spares) * 1000
+    figures.update(_percentiles("provision from spare", _provision(have + cloned, level)))
+    migrate = ["migrate_tenants", "--skip-public", "--spares", "0"]
+    migrate += ["--processes", str(opts.processes)]
     _manage(*migrate)  # settles the state rows a previous level's column run left behind
     wall, out = _manage(*migrate)
     figures["no-op migrate (state rows) s"] = _inner_seconds(out)
