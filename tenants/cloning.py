@@ -45,15 +45,12 @@ def template_schema_name() -> str:
 
 
 def template_current(*, target: MigrationTarget | None = None) -> SchemaTemplate | None:
-    """The template row when its script matches the code's migrations (one query), else None."""
+    """The template row when it matches the code's migrations (one query), else None. Its
+    `ddl` is empty when pg_dump could not be run: provisioning then migrates new schemas."""
     target = target or migration_target()
-    return (
-        SchemaTemplate.objects.filter(
-            schema_name=template_schema_name(), migration_state=target.fingerprint
-        )
-        .exclude(ddl="")
-        .first()
-    )
+    return SchemaTemplate.objects.filter(
+        schema_name=template_schema_name(), migration_state=target.fingerprint
+    ).first()
 
 
 def template_is_current(*, target: MigrationTarget) -> bool:
@@ -68,7 +65,8 @@ def template_refresh(*, target: MigrationTarget | None = None, force: bool = Fal
     Callers hold the exclusive migration lock (`migrating.migration_lock`)."""
     target = target or migration_target()
     name = template_schema_name()
-    if not force and template_current(target=target) and schema_exists(name):
+    current = template_current(target=target)
+    if not force and current is not None and current.ddl and schema_exists(name):
         return
     connection.set_schema_to_public()
     if not schema_exists(name):
@@ -76,7 +74,12 @@ def template_refresh(*, target: MigrationTarget | None = None, force: bool = Fal
             cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(name)}")
     schema_migrate(schema_name=name, target=target)
     connection.set_schema_to_public()
-    ddl = schema_script(schema_name=name)
+    try:
+        ddl = schema_script(schema_name=name)
+    except (OSError, subprocess.CalledProcessError) as error:
+        # No usable pg_dump here: provisioning falls back to migrating each new schema.
+        logger.error("tenants.template_dump_failed", extra={"error": str(error)[:500]})
+        ddl = ""
     SchemaTemplate.objects.update_or_create(
         schema_name=name, defaults={"migration_state": target.fingerprint, "ddl": ddl}
     )
@@ -113,9 +116,16 @@ def schema_script(*, schema_name: str) -> str:
 
 
 def schema_clone(*, template: SchemaTemplate, schema_name: str) -> None:
-    """Create `schema_name` from the template's script (inside the caller's transaction)."""
+    """Create `schema_name` from the template's script (inside the caller's transaction), or,
+    without a script (no pg_dump where the template was refreshed), by running every migration:
+    correct, only slower (1-4 s)."""
+    quoted = connection.ops.quote_name(schema_name)
     with connection.cursor() as cursor:
-        cursor.execute(template.ddl.replace(PLACEHOLDER, connection.ops.quote_name(schema_name)))
+        if template.ddl:
+            cursor.execute(template.ddl.replace(PLACEHOLDER, quoted))
+            return
+        cursor.execute(f"CREATE SCHEMA {quoted}")
+    schema_migrate(schema_name=schema_name)
 
 
 def spare_schema_take(*, schema_name: str, target: MigrationTarget) -> bool:
@@ -151,7 +161,7 @@ def spare_schemas_fill(*, size: int | None = None, timeout_s: float | None = Non
         with transaction.atomic():
             provisioning_lock(timeout_s=timeout_s)
             template = template_current(target=target)
-            if template is None:
+            if template is None or not template.ddl:
                 break
             name = f"relist_spare_{secrets.token_hex(6)}"
             schema_clone(template=template, schema_name=name)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from django.apps import apps as global_apps
 from django.conf import settings
 from django.core.management.sql import emit_post_migrate_signal
-from django.db import DatabaseError, OperationalError, connection, connections, transaction
+from django.db import OperationalError, ProgrammingError, connection, connections, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 LOCK_KEY = 0x524C4D47
 
 MigrationKey = tuple[str, str]
+UNDEFINED_TABLE = "42P01"
 
 
 class MigrationInProgress(Conflict):
@@ -112,8 +113,10 @@ def schema_applied(*, schema_name: str) -> set[MigrationKey] | None:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SELECT app, name FROM {_quoted(schema_name)}.django_migrations")
             return {(app, name) for app, name in cursor.fetchall()}
-    except DatabaseError:
-        return None
+    except ProgrammingError as error:
+        if getattr(error.__cause__, "sqlstate", None) == UNDEFINED_TABLE:
+            return None
+        raise
 
 
 @dataclass

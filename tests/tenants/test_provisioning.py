@@ -18,7 +18,7 @@ from django_tenants.utils import schema_exists
 
 from core.errors import TenantNotFound
 from marketplace.models import MarketplaceJob
-from tenants.cloning import spare_schemas_fill
+from tenants.cloning import spare_schemas_fill, template_refresh
 from tenants.context import tenant_context
 from tenants.migrating import migration_target
 from tenants.models import (
@@ -303,3 +303,28 @@ def test_provisioning_renames_a_spare_schema(committed, no_broker):
     with tenant_context("test_from_spare"):
         job = make_job()
         assert MarketplaceJob.objects.filter(pk=job.pk).count() == 1
+
+
+@pytest.fixture
+def without_pg_dump(settings):
+    """No pg_dump where the template is refreshed; the real template is restored afterwards."""
+    settings.RELIST_PG_DUMP = "/nonexistent/pg_dump"
+    SchemaTemplate.objects.update(migration_state="before-the-deploy")
+    yield
+    settings.RELIST_PG_DUMP = "pg_dump"
+    template_refresh(force=True)
+
+
+def test_without_pg_dump_provisioning_migrates_the_schema(committed, no_broker, without_pg_dump):
+    # given a deploy on a host without pg_dump (the template cannot be dumped)
+    committed.schemas.extend(["test_no_dump", "test_no_dump_ref"])
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA test_no_dump_ref")
+    call_command("migrate_schemas", schema_name="test_no_dump_ref", interactive=False, verbosity=0)
+
+    # when a tenant is provisioned
+    tenant_provision(schema_name="test_no_dump", name="No dump")
+
+    # then the template has no script, and the tenant was migrated instead: same schema
+    assert SchemaTemplate.objects.get().ddl == ""
+    assert _signature("test_no_dump") == _signature("test_no_dump_ref")
