@@ -9,6 +9,11 @@ from django_tenants.models import DomainMixin, TenantMixin
 class Tenant(TenantMixin):
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # --- migrations at scale (tenants/migrating.py) ---
+    # Fingerprint of the migration graph this schema was last brought to; a schema whose value
+    # equals the code's fingerprint is current and `migrate_tenants` skips it without a query.
+    migration_state = models.CharField(max_length=64, blank=True, default="")
+    # --- end migrations at scale ---
 
     # Provisioning creates and migrates the schema; deleting a tenant drops it.
     auto_create_schema = True
@@ -74,3 +79,36 @@ class ExtensionToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --- migrations at scale and provisioning by cloning (tenants/migrating.py, tenants/cloning.py) ---
+class SchemaTemplate(models.Model):
+    """The template schema new tenants are cloned from, and its DDL script.
+
+    One row. `migrate_tenants` keeps the template current and re-dumps `ddl` when the migration
+    graph changes; provisioning replays `ddl` into the new schema when `migration_state` equals
+    the code's fingerprint."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    migration_state = models.CharField(max_length=64, blank=True, default="")
+    ddl = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.schema_name}@{self.migration_state[:12]}"
+
+
+class SpareSchema(models.Model):
+    """A schema cloned from the template ahead of time; provisioning renames one to the new
+    tenant's name (ALTER SCHEMA … RENAME, milliseconds). Only spares at the code's
+    `migration_state` are used; `migrate_tenants` replaces the others."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    migration_state = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.schema_name
+
+
+# --- end migrations at scale ---

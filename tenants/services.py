@@ -1,4 +1,4 @@
-"""Provisioning and removal of tenants (schema, migrations, domain, owner)."""
+"""Provisioning and removal of tenants (schema cloned from the template, domain, owner)."""
 
 import hashlib
 import logging
@@ -8,12 +8,26 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import schema_exists
 
 from core.errors import ValidationFailed
 from sales.schedule.services import sync_schedule_enable
+from tenants.cloning import (
+    schema_clone,
+    spare_schema_take,
+    template_current,
+    template_is_current,
+    template_refresh,
+)
 from tenants.context import tenant_get
+from tenants.migrating import (
+    MigrationInProgress,
+    migration_lock,
+    migration_target,
+    provisioning_lock,
+)
 from tenants.models import Domain, ExtensionToken, Membership, MembershipRole, Tenant
 
 logger = logging.getLogger(__name__)
@@ -31,25 +45,40 @@ def tenant_provision(
     owner_email: str = "",
     owner_password: str | None = None,
 ) -> Tenant:
-    """Create the tenant's schema, run its migrations, add its domain and its owner.
+    """Create the tenant's schema, add its domain and its owner, in one transaction.
 
-    Schema creation cannot run inside the caller's transaction (django-tenants migrates the new
-    schema on save), so the rows that follow get their own atomic block.
+    The schema is a spare renamed (milliseconds) or, when none is left, a clone of the template
+    (tenants/cloning.py), which is refreshed first when the code's migrations changed. A
+    migration run and a provisioning never overlap (the advisory lock of tenants/migrating.py):
+    waiting longer than RELIST_TENANT_LOCK_TIMEOUT_S raises MigrationInProgress.
     """
-    if not _SCHEMA_RE.match(schema_name) or schema_name == "public":
-        raise ValidationFailed(
-            "Schema names are 2-63 lower-case letters, digits or underscores.",
-            details={"schema_name": schema_name},
-        )
+    _validate_schema_name(schema_name)
     if Tenant.objects.filter(schema_name=schema_name).exists():
         raise ValidationFailed("This tenant exists already.", details={"schema_name": schema_name})
     domain = domain or f"{schema_name.replace('_', '-')}.{settings.RELIST_TENANT_DOMAIN_SUFFIX}"
     if Domain.objects.filter(domain=domain).exists():
         raise ValidationFailed("This domain is taken.", details={"domain": domain})
 
-    tenant = Tenant(schema_name=schema_name, name=name)
-    tenant.save()  # creates and migrates the schema
+    timeout_s = settings.RELIST_TENANT_LOCK_TIMEOUT_S
+    target = migration_target()
+    connection.set_schema_to_public()
+    if not template_is_current(target=target):
+        with migration_lock(timeout_s=timeout_s):
+            template_refresh(target=target)
     with transaction.atomic():
+        provisioning_lock(timeout_s=timeout_s)
+        if schema_exists(schema_name):
+            raise ValidationFailed(
+                "A schema of this name exists already.", details={"schema_name": schema_name}
+            )
+        if not spare_schema_take(schema_name=schema_name, target=target):
+            template = template_current(target=target)
+            if template is None:  # a deploy changed the migrations since the check above
+                raise MigrationInProgress("The tenant template is being migrated; try again.")
+            schema_clone(template=template, schema_name=schema_name)
+        tenant = Tenant(schema_name=schema_name, name=name, migration_state=target.fingerprint)
+        tenant.auto_create_schema = False  # cloned just above, in this transaction
+        tenant.save()
         Domain.objects.create(tenant=tenant, domain=domain, is_primary=True)
         if owner_username:
             owner = _user_get_or_create(
@@ -58,6 +87,15 @@ def tenant_provision(
             Membership.objects.create(user=owner, tenant=tenant, role=MembershipRole.OWNER)
     logger.info("tenant.provisioned", extra={"tenant": schema_name, "domain": domain})
     return tenant
+
+
+def _validate_schema_name(schema_name: str) -> None:
+    reserved = {"public", settings.RELIST_TENANT_TEMPLATE_SCHEMA}
+    if not _SCHEMA_RE.match(schema_name) or schema_name in reserved:
+        raise ValidationFailed(
+            "Schema names are 2-63 lower-case letters, digits or underscores.",
+            details={"schema_name": schema_name},
+        )
 
 
 def _user_get_or_create(*, username: str, email: str, password: str | None) -> AbstractUser:

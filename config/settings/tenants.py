@@ -14,3 +14,16 @@ RELIST_PUBLIC_DOMAINS = env.list("RELIST_PUBLIC_DOMAINS", default=["localhost", 
 # round trips). Safe because connections are not shared through a transaction-pooling proxy.
 # https://django-tenants.readthedocs.io/en/latest/install.html#optional-settings
 TENANT_LIMIT_SET_CALLS = True
+
+# Provisioning clones this template schema (kept current by `manage.py migrate_tenants`) instead
+# of running every migration for each new tenant. docs/tenants.md
+RELIST_TENANT_TEMPLATE_SCHEMA = env("RELIST_TENANT_TEMPLATE_SCHEMA", default="relist_template")
+# pg_dump of the server's major version (or newer); needed where the template is refreshed.
+RELIST_PG_DUMP = env("RELIST_PG_DUMP", default="pg_dump")
+# How long provisioning waits for a running `migrate_tenants` (and the reverse) before refusing.
+RELIST_TENANT_LOCK_TIMEOUT_S = env.float("RELIST_TENANT_LOCK_TIMEOUT_S", default=30.0)
+# Worker processes of `migrate_tenants` (each holds one database connection).
+RELIST_MIGRATE_PROCESSES = env.int("RELIST_MIGRATE_PROCESSES", default=2)
+# Schemas cloned ahead of time for provisioning to rename (milliseconds instead of a clone);
+# refilled by `migrate_tenants` and `manage.py fill_spare_schemas` (cron / beat). 0: off.
+RELIST_TENANT_SPARE_SCHEMAS = env.int("RELIST_TENANT_SPARE_SCHEMAS", default=10)

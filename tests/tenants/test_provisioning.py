@@ -1,6 +1,7 @@
-"""The provision_tenant and remove_tenant commands. Provisioning runs migrate_schemas, which
-commits: the lifecycle test runs in autocommit (like `live_tenant`) and removes what it made at
-the end, even when it fails. The refusals run inside the usual rolled-back test transaction."""
+"""The provision_tenant and remove_tenant commands, and cloning from the template. Provisioning
+commits (a schema other connections must see): those tests run in autocommit (like
+`live_tenant`) and remove what they made at the end, even when they fail. The refusals run
+inside the usual rolled-back test transaction."""
 
 import re
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -16,9 +18,18 @@ from django_tenants.utils import schema_exists
 
 from core.errors import TenantNotFound
 from marketplace.models import MarketplaceJob
+from tenants.cloning import spare_schemas_fill, template_refresh
 from tenants.context import tenant_context
-from tenants.models import Domain, Membership, MembershipRole, Tenant
-from tenants.services import tenant_delete
+from tenants.migrating import migration_target
+from tenants.models import (
+    Domain,
+    Membership,
+    MembershipRole,
+    SchemaTemplate,
+    SpareSchema,
+    Tenant,
+)
+from tenants.services import tenant_delete, tenant_provision
 from tests.factories.marketplace import make_job
 
 SCHEMA = "test_provisioned"
@@ -34,7 +45,8 @@ class Leftovers:
 
 @pytest.fixture
 def committed(test_tenants, django_db_blocker) -> Iterator[Leftovers]:
-    """Autocommit in the public schema; drops the schemas and users listed, whatever happens."""
+    """Autocommit in the public schema; drops the schemas and users listed, and any spare
+    schema, whatever happens."""
     leftovers = Leftovers()
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
@@ -45,8 +57,10 @@ def committed(test_tenants, django_db_blocker) -> Iterator[Leftovers]:
             for schema in leftovers.schemas:
                 with suppress(TenantNotFound):
                     tenant_delete(schema_name=schema)
+            spares = list(SpareSchema.objects.values_list("schema_name", flat=True))
+            SpareSchema.objects.all().delete()
             with connection.cursor() as cursor:
-                for schema in leftovers.schemas:
+                for schema in leftovers.schemas + spares:
                     cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
                 # Raw: deleting a user through the ORM from `public` fails while tenant tables
                 # point at users (see test_isolation's xfail); these users own nothing else.
@@ -208,3 +222,113 @@ def test_remove_refuses_what_is_not_a_tenant(db, schema_name, message):
         call_command("remove_tenant", schema_name, "--yes", stdout=StringIO())
     assert schema_exists("public")
     assert Tenant.objects.count() == tenants_before
+
+
+def _signature(schema: str) -> dict[str, set]:
+    """What a schema is made of, with its own name taken out so two schemas compare."""
+    queries = {
+        "columns": """SELECT table_name, column_name, data_type, is_nullable, column_default,
+                      is_identity, character_maximum_length
+                      FROM information_schema.columns WHERE table_schema = %(s)s""",
+        "constraints": """SELECT c.relname, k.conname, pg_get_constraintdef(k.oid)
+                          FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+                          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %(s)s""",
+        "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %(s)s",
+        "sequences": "SELECT sequencename, increment_by FROM pg_sequences WHERE schemaname = %(s)s",
+        "migrations": f'SELECT app, name FROM "{schema}".django_migrations',
+        "content_types": f'SELECT app_label, model FROM "{schema}".django_content_type',
+    }
+    signature = {}
+    with connection.cursor() as cursor:
+        for kind, sql in queries.items():
+            cursor.execute(sql, {"s": schema})
+            signature[kind] = {
+                tuple(str(value).replace(schema, "<schema>") for value in row)
+                for row in cursor.fetchall()
+            }
+    return signature
+
+
+def test_a_cloned_tenant_matches_a_migrated_one(committed, no_broker):
+    # given a schema made the slow way: every migration run by django-tenants
+    committed.schemas.extend(["test_migrated_ref", "test_cloned"])
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA test_migrated_ref")
+    call_command("migrate_schemas", schema_name="test_migrated_ref", interactive=False, verbosity=0)
+
+    # when a tenant is provisioned (cloned from the template)
+    tenant = tenant_provision(schema_name="test_cloned", name="Cloned")
+
+    # then it has exactly the tables, columns, constraints, indexes and records of the other
+    cloned, migrated = _signature("test_cloned"), _signature("test_migrated_ref")
+    assert cloned == migrated
+    assert len(cloned["columns"]) > 100
+    assert tenant.migration_state == migration_target().fingerprint
+    # and it works: a product and a job are made in it, with their own ids
+    with tenant_context("test_cloned"):
+        job = make_job()
+        assert MarketplaceJob.objects.filter(pk=job.pk, product__isnull=False).count() == 1
+
+
+def test_provisioning_refreshes_a_stale_template(committed, no_broker):
+    # given a deploy whose migrations differ from what the template was dumped at
+    committed.schemas.append("test_after_deploy")
+    SchemaTemplate.objects.update(migration_state="stale")
+
+    # when a tenant is provisioned
+    tenant_provision(schema_name="test_after_deploy", name="After deploy")
+
+    # then the template was brought current first, and the tenant cloned from it
+    assert SchemaTemplate.objects.get().migration_state == migration_target().fingerprint
+    assert (
+        _signature("test_after_deploy")["migrations"]
+        == _signature(settings.RELIST_TENANT_TEMPLATE_SCHEMA)["migrations"]
+    )
+
+
+def test_provisioning_renames_a_spare_schema(committed, no_broker):
+    # given one spare schema ready
+    committed.schemas.extend(["test_migrated_ref2", "test_from_spare"])
+    assert spare_schemas_fill(size=1) == 1
+    spare = SpareSchema.objects.get()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA test_migrated_ref2")
+    call_command(
+        "migrate_schemas", schema_name="test_migrated_ref2", interactive=False, verbosity=0
+    )
+
+    # when a tenant is provisioned
+    tenant_provision(schema_name="test_from_spare", name="From a spare")
+
+    # then the spare became the tenant's schema: gone under its old name, used up
+    assert spare.schema_name not in _schemas()
+    assert not SpareSchema.objects.exists()
+    assert _signature("test_from_spare") == _signature("test_migrated_ref2")
+    with tenant_context("test_from_spare"):
+        job = make_job()
+        assert MarketplaceJob.objects.filter(pk=job.pk).count() == 1
+
+
+@pytest.fixture
+def without_pg_dump(settings):
+    """No pg_dump where the template is refreshed; the real template is restored afterwards."""
+    settings.RELIST_PG_DUMP = "/nonexistent/pg_dump"
+    SchemaTemplate.objects.update(migration_state="before-the-deploy")
+    yield
+    settings.RELIST_PG_DUMP = "pg_dump"
+    template_refresh(force=True)
+
+
+def test_without_pg_dump_provisioning_migrates_the_schema(committed, no_broker, without_pg_dump):
+    # given a deploy on a host without pg_dump (the template cannot be dumped)
+    committed.schemas.extend(["test_no_dump", "test_no_dump_ref"])
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA test_no_dump_ref")
+    call_command("migrate_schemas", schema_name="test_no_dump_ref", interactive=False, verbosity=0)
+
+    # when a tenant is provisioned
+    tenant_provision(schema_name="test_no_dump", name="No dump")
+
+    # then the template has no script, and the tenant was migrated instead: same schema
+    assert SchemaTemplate.objects.get().ddl == ""
+    assert _signature("test_no_dump") == _signature("test_no_dump_ref")
