@@ -303,6 +303,10 @@ def _query_counts(opts: Options, env: BenchEnv, sandbox: SandboxProcess, token: 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["chaos"]:  # the whole system under faults: its own PostgreSQL and Redis
+        from bench import chaos  # noqa: PLC0415
+
+        return chaos.main(argv[1:])
     if argv[:1] == ["relay"]:  # the extension relay bench: its own database and options
         from bench import relay  # noqa: PLC0415
 
