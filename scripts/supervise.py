@@ -8,7 +8,8 @@ honcho sees a process that never exits, and a dead child is back after `--min-de
 (1 s, doubling while it keeps dying within `--stable-after` seconds, capped at `--max-delay`).
 
 The child runs in its own process group; when it dies its group is killed too (a prefork
-worker's pool processes). SIGTERM or SIGINT to the supervisor is passed on to the child's group
+worker's pool processes). If the supervisor itself is SIGKILLed, the kernel kills the child
+(PR_SET_PDEATHSIG). SIGTERM or SIGINT to the supervisor is passed on to the child's group
 (Celery's warm shutdown), which gets `--stop-timeout` seconds before SIGKILL; then the
 supervisor exits with the child's code.
 
@@ -19,6 +20,7 @@ supervisor exits with the child's code.
 
 import argparse
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -27,6 +29,15 @@ import time
 from pathlib import Path
 
 from scripts import pgbouncer
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the supervisor dies, even by SIGKILL (a process
+    manager's last resort), so no worker outlives its supervisor and keeps consuming."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _log(name: str, message: str) -> None:
@@ -86,7 +97,12 @@ class Supervisor:
         restarts = 0
         while not self.stopping:
             started = time.monotonic()
-            self.child = subprocess.Popen(self.args.command, env=env, start_new_session=True)
+            self.child = subprocess.Popen(
+                self.args.command,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
             self._write_pid(self.child.pid)
             code = self._wait()
             self._reap_group(self.child.pid)
