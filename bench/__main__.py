@@ -307,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import tenants  # noqa: PLC0415
 
         return tenants.main(argv[1:])
+    if argv[:1] == ["chaos"]:  # the whole system under faults: its own PostgreSQL and Redis
+        from bench import chaos  # noqa: PLC0415
+
+        return chaos.main(argv[1:])
     if argv[:1] == ["relay"]:  # the extension relay bench: its own database and options
         from bench import relay  # noqa: PLC0415
 

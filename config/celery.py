@@ -7,6 +7,10 @@ import os
 from celery.signals import task_postrun, task_prerun
 from tenant_schemas_celery.app import CeleryApp
 
+from config import broker
+
+broker.install()  # a worker survives a Redis restart: see config/broker.py
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = CeleryApp("relist")

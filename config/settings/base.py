@@ -72,10 +72,15 @@ TEMPLATES = [
 DATABASES = {
     "default": {
         **env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/relist"),
-        "ENGINE": "django_tenants.postgresql_backend",
-        # Workers hold connections between tasks; 60 s keeps them without hoarding.
+        # django-tenants' backend with a transaction-scoped search_path, so a transaction
+        # pooler (pgbouncer, pool_mode = transaction) can sit in front: docs/operations.md.
+        "ENGINE": "tenants.db.backend",
+        # Workers hold their client connection between tasks; 60 s keeps it without hoarding.
+        # Behind pgbouncer a held client connection holds no server connection while idle.
         "CONN_MAX_AGE": env.int("DATABASE_CONN_MAX_AGE", default=60),
         "CONN_HEALTH_CHECKS": True,
+        # Server-side cursors cannot outlive a pooled transaction (the backend enforces it).
+        "DISABLE_SERVER_SIDE_CURSORS": True,
     }
 }
 # A unix-socket directory arrives URL-encoded in the host (postgres://user@%2Fpath/db).

@@ -1,0 +1,1 @@
+"""Database plumbing for tenancy: a PostgreSQL backend whose search_path is transaction-scoped."""

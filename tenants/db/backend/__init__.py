@@ -1,0 +1,1 @@
+"""`DATABASES[...]["ENGINE"] = "tenants.db.backend"`: see base.py."""
