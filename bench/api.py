@@ -42,8 +42,8 @@ def _setup(keep: bool) -> str:
     import django  # noqa: PLC0415 - configured by ENV.apply()
 
     django.setup()
-    from rest_framework.authtoken.models import Token  # noqa: PLC0415
 
+    from tenants.auth import api_token_issue  # noqa: PLC0415
     from tenants.models import Membership, Tenant  # noqa: PLC0415
     from tenants.services import tenant_provision  # noqa: PLC0415
 
@@ -51,7 +51,7 @@ def _setup(keep: bool) -> str:
         schema_name=SCHEMA, name="API bench", domain=DOMAIN, owner_username="bench"
     )
     owner = Membership.objects.get(tenant=tenant, role="owner").user
-    return Token.objects.get_or_create(user=owner)[0].key
+    return api_token_issue(user=owner, name="bench")[1]
 
 
 def _products(count: int, prefix: str) -> list[int]:
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_port(port, process=web.process)
         api = f"http://127.0.0.1:{port}/api"
         session = requests.Session()
-        session.headers.update({"Host": DOMAIN, "Authorization": f"Token {token}"})
+        session.headers.update({"Host": DOMAIN, "Authorization": f"Bearer {token}"})
         session.get(f"{api}/jobs/", timeout=30).raise_for_status()  # warm the web process
         print("Relist API bench: daphne (1 process), PostgreSQL and Redis on loopback")
         batch_runs(session, api, jobs=opts.batch_jobs, runs=opts.batches)

@@ -31,7 +31,19 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
             # templates of django-tenants read `request.tenant.schema_name` whenever it is set.
             self.setup_url_routing(request, force_public=True)
             return None
-        return super().process_request(request)
+        # Caught here rather than around __call__: MiddlewareMixin runs process_request on both
+        # the sync path (WSGI) and the async one (__acall__, under daphne), and only this method
+        # is shared by the two.
+        try:
+            return super().process_request(request)
+        except _SchemaMissing as missing:
+            connection.set_schema_to_public()
+            return error_response(
+                TenantUnavailable(
+                    "This shop is not available right now.",
+                    details={"host": hostname, "tenant": missing.schema},
+                )
+            )
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return error_response(
@@ -41,21 +53,9 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
     def setup_url_routing(self, request: HttpRequest, force_public: bool = False) -> None:  # type: ignore[override]
         tenant = getattr(request, "tenant", None)
         if tenant is not None and not force_public and not schema_exists(tenant.schema_name):
-            # Raised here, rendered by process_exception-free path below.
+            # Raised here, answered 503 by process_request.
             raise _SchemaMissing(tenant.schema_name)
         super().setup_url_routing(request, force_public=force_public)
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        try:
-            return super().__call__(request)
-        except _SchemaMissing as missing:
-            connection.set_schema_to_public()
-            return error_response(
-                TenantUnavailable(
-                    "This shop is not available right now.",
-                    details={"host": request.get_host().split(":")[0], "tenant": missing.schema},
-                )
-            )
 
 
 class _SchemaMissing(Exception):

@@ -92,7 +92,7 @@ def test_unauthenticated_request_is_asked_to_authenticate(tenant, make_client):
 
     # then it gets 401 JSON telling it to authenticate, and no data
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == "Bearer"
     assert response.json() == {
         "error": {
             "code": "not_authenticated",
