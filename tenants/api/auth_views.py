@@ -8,6 +8,7 @@ limits attempts per IP on top of it.
 """
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -57,9 +58,15 @@ class LoginView(APIView):
         if membership is None:
             raise ValidationFailed("Wrong username or password.")
         token, raw = api_token_issue(user=user, name=data.get("name", ""))
-        token.token = raw  # type: ignore[attr-defined]
-        token.user = {"id": user.pk, "username": user.get_username(), "role": membership.role}
-        return Response(IssuedApiTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+        # What django.contrib.auth.login() would announce (no session here): sets last_login
+        # and lets django-axes reset the user's failure count.
+        user_logged_in.send(sender=type(user), request=request._request, user=user)
+        body = {
+            **ApiTokenSerializer(token).data,
+            "token": raw,
+            "user": {"id": user.pk, "username": user.get_username(), "role": membership.role},
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class LogoutView(APIView):
