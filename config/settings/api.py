@@ -20,14 +20,11 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler.api_exception_handler",
-    # Per user and per client IP, counted in the shared Redis cache (every web worker sees the
-    # same counts). The login and failed-token scopes are stricter and apply on top
-    # (tenants/api/auth_views.py, tenants/auth.py). Over a rate: 429 with Retry-After.
+    # Per user and per client IP, counted in the shared Redis (every web worker sees the same
+    # counts; core/api/throttling.py). The login and failed-token scopes are stricter and apply
+    # on top (tenants/api/auth_views.py, tenants/auth.py). Over a rate: 429 with Retry-After.
     # https://www.django-rest-framework.org/api-guide/throttling/
-    "DEFAULT_THROTTLE_CLASSES": [
-        "core.api.throttling.ClientIPRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env("RELIST_THROTTLE_USER", default="1200/min"),
         "ip": env("RELIST_THROTTLE_IP", default="2400/min"),
@@ -54,6 +51,8 @@ CACHES = {
 # membership is seen after at most this long (0: no cache).
 RELIST_API_TOKEN_TTL_S = env.int("RELIST_API_TOKEN_TTL_S", default=30 * 24 * 3600)
 RELIST_AUTH_CACHE_TTL_S = env.int("RELIST_AUTH_CACHE_TTL_S", default=30)
+# How long a web process remembers which tenant a host serves (tenants/middleware.py; 0: never).
+RELIST_TENANT_CACHE_TTL_S = env.int("RELIST_TENANT_CACHE_TTL_S", default=5)
 
 # django-axes: the admin login (and the API login, which calls authenticate()) locks a username
 # from an IP after AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_TIME; counts in the cache.
