@@ -10,17 +10,42 @@ Its own database and Redis databases; the jobs table is filled with one INSERT â
 
 import argparse
 import base64
+import os
 import statistics
 import time
 from urllib.parse import quote
 
+import redis
 import requests
 
-from bench.database import flush_redis, migrate_shared, recreate_database
+from bench.database import migrate_shared, recreate_database
 from bench.env import BenchEnv
 from bench.procs import Managed
 
-ENV = BenchEnv(database="relist_bench_api", broker_db=13, redis_db=14)
+# Overridable so two people can run it side by side on one machine (own database, own Redis).
+_REDIS_BASE = os.environ.get("RELIST_BENCH_REDIS_BASE", "redis://127.0.0.1:6379")
+
+
+class _ApiBenchEnv(BenchEnv):
+    @property
+    def broker_url(self) -> str:
+        return f"{_REDIS_BASE}/{self.broker_db}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"{_REDIS_BASE}/{self.redis_db}"
+
+
+ENV = _ApiBenchEnv(
+    database=os.environ.get("RELIST_BENCH_API_DB", "relist_bench_api"), broker_db=13, redis_db=14
+)
+
+
+def flush_redis(dbs: tuple[int, ...]) -> None:
+    for db in dbs:
+        redis.Redis.from_url(f"{_REDIS_BASE}/{db}").flushdb()
+
+
 SCHEMA, DOMAIN = "benchapi", "benchapi.localhost"
 
 
@@ -31,7 +56,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs-in-table", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200, help="per list measurement")
     parser.add_argument("--keep", action="store_true", help="reuse the database if it exists")
+    parser.add_argument(
+        "--server",
+        choices=("gunicorn", "daphne"),
+        default="gunicorn",
+        help="gunicorn: the Procfile's `web` (the production layout); daphne: one ASGI process",
+    )
+    parser.add_argument("--skip-batch", action="store_true", help="only the job list")
     return parser.parse_args(argv)
+
+
+def _web_command(server: str, port: int) -> list[str]:
+    if server == "daphne":
+        return [".venv/bin/daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    return [".venv/bin/gunicorn", "-c", "config/gunicorn.py", "-b", f"127.0.0.1:{port}",
+            "config.wsgi:application"]  # fmt: skip
 
 
 def _setup(keep: bool) -> str:
@@ -42,8 +81,8 @@ def _setup(keep: bool) -> str:
     import django  # noqa: PLC0415 - configured by ENV.apply()
 
     django.setup()
-    from rest_framework.authtoken.models import Token  # noqa: PLC0415
 
+    from tenants.auth import api_token_issue  # noqa: PLC0415
     from tenants.models import Membership, Tenant  # noqa: PLC0415
     from tenants.services import tenant_provision  # noqa: PLC0415
 
@@ -51,7 +90,7 @@ def _setup(keep: bool) -> str:
         schema_name=SCHEMA, name="API bench", domain=DOMAIN, owner_username="bench"
     )
     owner = Membership.objects.get(tenant=tenant, role="owner").user
-    return Token.objects.get_or_create(user=owner)[0].key
+    return api_token_issue(user=owner, name="bench")[1]
 
 
 def _products(count: int, prefix: str) -> list[int]:
@@ -169,11 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     from demo.processes import free_port, wait_port  # noqa: PLC0415
 
     port = free_port()
-    web = Managed(
-        [".venv/bin/daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        env=env,
-        name="api-web",
-    )
+    # The bench is one client hammering one host: the throttles would answer 429.
+    relaxed = {f"RELIST_THROTTLE_{scope}": "1000000/min" for scope in ("USER", "IP")}
+    web = Managed(_web_command(opts.server, port), env={**env, **relaxed}, name="api-web")
     worker = Managed(
         [".venv/bin/celery", "-A", "config", "worker", "-Q", "default", "-c", "1",
          "--without-gossip", "--without-mingle", "-l", "warning"],
@@ -184,10 +221,15 @@ def main(argv: list[str] | None = None) -> int:
         wait_port(port, process=web.process)
         api = f"http://127.0.0.1:{port}/api"
         session = requests.Session()
-        session.headers.update({"Host": DOMAIN, "Authorization": f"Token {token}"})
-        session.get(f"{api}/jobs/", timeout=30).raise_for_status()  # warm the web process
-        print("Relist API bench: daphne (1 process), PostgreSQL and Redis on loopback")
-        batch_runs(session, api, jobs=opts.batch_jobs, runs=opts.batches)
+        session.headers.update({"Host": DOMAIN, "Authorization": f"Bearer {token}"})
+        for _ in range(20):  # warm every web process (and its database connections)
+            session.get(f"{api}/jobs/", timeout=30).raise_for_status()
+        layout = (
+            "daphne (1 process)" if opts.server == "daphne" else "gunicorn (config/gunicorn.py)"
+        )
+        print(f"Relist API bench: {layout}, PostgreSQL and Redis on loopback")
+        if not opts.skip_batch:
+            batch_runs(session, api, jobs=opts.batch_jobs, runs=opts.batches)
         filled = fill_jobs(opts.jobs_in_table)
         print(f"\n(filled the jobs table to {opts.jobs_in_table:,} rows in {filled:.1f}s)")
         list_runs(session, api, total=opts.jobs_in_table, count=opts.requests)

@@ -20,10 +20,10 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Count, F, Max, Min, Q, Sum  # noqa: E402
 from django.db.models.functions import Greatest  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
 
 from marketplace.models import MarketplaceJob, Product, ProductImage  # noqa: E402
 from marketplace.services.connections import TokenGrant, connection_store  # noqa: E402
+from tenants.auth import api_token_issue  # noqa: E402
 from tenants.context import tenant_context  # noqa: E402
 from tenants.models import Membership, Tenant  # noqa: E402
 from tenants.services import extension_token_issue, tenant_provision  # noqa: E402
@@ -66,7 +66,7 @@ def seed(*, products: int, ebay_port: int, etsy_port: int) -> Seeded:
         schema_name=SCHEMA, name="Demo shop", domain=DOMAIN, owner_username=OWNER
     )
     owner = Membership.objects.select_related("user").get(tenant=tenant, role="owner").user
-    api_token, _ = Token.objects.get_or_create(user=owner)
+    _, api_token = api_token_issue(user=owner, name="demo")
     _, extension_token = extension_token_issue(tenant=tenant, user=owner, name="demo simulator")
     ebay, etsy = _sandbox_tokens(ebay_port), _sandbox_tokens(etsy_port)
     run_id = time.strftime("%H%M%S")
@@ -91,7 +91,7 @@ def seed(*, products: int, ebay_port: int, etsy_port: int) -> Seeded:
                     position=position,
                 )
             product_ids.append(product.pk)
-    return Seeded(DOMAIN, api_token.key, extension_token, product_ids)
+    return Seeded(DOMAIN, api_token, extension_token, product_ids)
 
 
 def _grant(tokens: dict) -> TokenGrant:
@@ -105,7 +105,7 @@ def _grant(tokens: dict) -> TokenGrant:
 
 def publish_and_watch(seeded: Seeded, *, web_port: int, timeout: float) -> bool:
     api = f"http://127.0.0.1:{web_port}/api"
-    headers = {"Host": seeded.domain, "Authorization": f"Token {seeded.api_token}"}
+    headers = {"Host": seeded.domain, "Authorization": f"Bearer {seeded.api_token}"}
     started = time.monotonic()
     response = requests.post(
         f"{api}/batches/",

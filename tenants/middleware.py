@@ -4,7 +4,15 @@ Public hosts (settings.RELIST_PUBLIC_DOMAINS) serve the operator site in the pub
 Any other host must name a tenant whose schema exists; otherwise the answer is a JSON error,
 never the public site, a 500 page, or another tenant's data. Membership is checked later, by the
 API's permission class, once the user is authenticated.
+
+A resolved host (its tenant, whose schema exists) is remembered in the process for
+RELIST_TENANT_CACHE_TTL_S seconds: the two public-schema queries it takes are most of what a
+request costs before its view. A host that names no tenant, or a missing schema, is never
+remembered, so a new shop answers at once; a shop removed is refused after at most the TTL.
 """
+
+import copy
+import time
 
 from django.conf import settings
 from django.db import connection
@@ -13,6 +21,10 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import schema_exists
 
 from core.errors import ApplicationError, TenantNotFound, TenantUnavailable
+from tenants.models import Domain, Tenant
+
+# hostname -> (monotonic deadline, tenant). Per process; entries are replaced, never mutated.
+_resolved: dict[str, tuple[float, Tenant]] = {}
 
 
 def error_response(error: ApplicationError) -> JsonResponse:
@@ -22,7 +34,25 @@ def error_response(error: ApplicationError) -> JsonResponse:
     )
 
 
+def tenant_for_host(hostname: str) -> Tenant:
+    """The tenant served at `hostname`. Raises Domain.DoesNotExist, or _SchemaMissing when the
+    tenant's schema is gone (a failed provisioning, a dropped schema)."""
+    ttl = settings.RELIST_TENANT_CACHE_TTL_S
+    now = time.monotonic()
+    hit = _resolved.get(hostname)
+    if hit is not None and hit[0] > now:
+        return copy.copy(hit[1])  # each request sets its own attributes on it
+    tenant = Domain.objects.select_related("tenant").get(domain=hostname).tenant
+    if not schema_exists(tenant.schema_name):
+        raise _SchemaMissing(tenant.schema_name)
+    if ttl > 0:
+        _resolved[hostname] = (now + ttl, tenant)
+    return copy.copy(tenant)
+
+
 class TenantResolutionMiddleware(TenantMainMiddleware):
+    # Everything happens in process_request: MiddlewareMixin runs it on the sync path (WSGI,
+    # gunicorn) and on the async one (__acall__, daphne) alike, so both answer the same.
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         connection.set_schema_to_public()
         hostname = self.hostname_from_request(request)
@@ -31,31 +61,27 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
             # templates of django-tenants read `request.tenant.schema_name` whenever it is set.
             self.setup_url_routing(request, force_public=True)
             return None
-        return super().process_request(request)
+        try:
+            tenant = tenant_for_host(hostname)
+        except Domain.DoesNotExist:
+            return self.no_tenant_found(request, hostname)
+        except _SchemaMissing as missing:
+            return error_response(
+                TenantUnavailable(
+                    "This shop is not available right now.",
+                    details={"host": hostname, "tenant": missing.schema},
+                )
+            )
+        tenant.domain_url = hostname
+        request.tenant = tenant
+        connection.set_tenant(tenant)
+        self.setup_url_routing(request)
+        return None
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return error_response(
             TenantNotFound("No shop is served at this host.", details={"host": hostname})
         )
-
-    def setup_url_routing(self, request: HttpRequest, force_public: bool = False) -> None:  # type: ignore[override]
-        tenant = getattr(request, "tenant", None)
-        if tenant is not None and not force_public and not schema_exists(tenant.schema_name):
-            # Raised here, rendered by process_exception-free path below.
-            raise _SchemaMissing(tenant.schema_name)
-        super().setup_url_routing(request, force_public=force_public)
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        try:
-            return super().__call__(request)
-        except _SchemaMissing as missing:
-            connection.set_schema_to_public()
-            return error_response(
-                TenantUnavailable(
-                    "This shop is not available right now.",
-                    details={"host": request.get_host().split(":")[0], "tenant": missing.schema},
-                )
-            )
 
 
 class _SchemaMissing(Exception):

@@ -21,6 +21,9 @@ class Tenant(TenantMixin):
 
     class Meta:
         ordering = ("schema_name",)
+        # Platform operators (the public admin, the job search across tenants) hold this
+        # permission, directly or through a group; `is_staff` alone only opens the admin login.
+        permissions = [("operate_platform", "Can operate every tenant (platform operator)")]
 
     def __str__(self) -> str:
         return self.schema_name
@@ -33,8 +36,14 @@ class Domain(DomainMixin):
 
 class MembershipRole(models.TextChoices):
     OWNER = "owner", "Owner"
+    # The shop's own staff: members who also operate the shop's admin (<shop host>/admin/).
+    STAFF = "staff", "Staff"
     MEMBER = "member", "Member"
     VIEWER = "viewer", "Viewer"
+
+
+# Roles that may use the tenant's own admin (with `is_staff` to log in at all).
+ADMIN_ROLES = frozenset({MembershipRole.OWNER, MembershipRole.STAFF})
 
 
 class Membership(models.Model):
@@ -112,3 +121,28 @@ class SpareSchema(models.Model):
 
 
 # --- end migrations at scale ---
+
+
+class ApiToken(models.Model):
+    """A user's API token for one device (a browser, a script): several per user, each listed
+    and revocable by its owner, expiring at `expires_at`.
+
+    Only a SHA-256 digest is stored (the token is 256 random bits, so a plain digest is as good
+    as a slow hash and costs nothing per request); the token itself is shown once, at login."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        indexes = [models.Index(fields=("user", "expires_at"), name="apitoken_user_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user_id})"

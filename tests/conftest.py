@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
+from tenants.auth import api_token_issue
 from tenants.models import Domain, Tenant
 from tenants.services import tenant_provision
 from tests.factories.tenants import MembershipFactory, UserFactory
@@ -130,11 +130,11 @@ class TenantAPIClient(APIClient):
 
 
 def client_for(*, host: str, user=None) -> TenantAPIClient:
-    """A client addressed to `host`, authenticated with `user`'s token when given."""
+    """A client addressed to `host`, authenticated with a new API token of `user` when given."""
     client = TenantAPIClient(HTTP_HOST=host)
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, raw = api_token_issue(user=user, name="test client")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
 
 

@@ -34,3 +34,19 @@ def host_client(*, host: str, user: AbstractBaseUser | None = None) -> HostClien
 def messages_of(response: HttpResponse) -> list[tuple[str, str]]:
     """The (level, text) of the messages the request left for the next page."""
     return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
+
+
+def platform_operator(**fields: Any) -> AbstractBaseUser:
+    """A staff user holding tenants.operate_platform (not a superuser): every tenant's admin and
+    the public one."""
+    from django.contrib.auth.models import Permission
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    from tests.factories.tenants import UserFactory
+
+    user = UserFactory(is_staff=True, **fields)
+    with schema_context(get_public_schema_name()):  # where the permission's content type is
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="tenants", codename="operate_platform")
+        )
+    return user

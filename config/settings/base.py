@@ -27,6 +27,9 @@ SHARED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "axes",
     "channels",
     "core",
 ]
@@ -39,6 +42,11 @@ TENANT_APPS = [
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 MIDDLEWARE = [
+    # First: sees every response, so nothing under /api/ answers HTML (core/api/middleware.py).
+    "core.api.middleware.ApiErrorShapeMiddleware",
+    # Static files and CORS preflights need no tenant (and no query).
+    "core.api.static.StaticFilesMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "tenants.middleware.TenantResolutionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -47,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out login (tenants.auth.lockout_response)
 ]
 
 ROOT_URLCONF = "config.urls"

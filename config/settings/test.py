@@ -14,6 +14,14 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("VINTED_MIN_SPACING_S", "0")
 os.environ.setdefault("VINTED_SPACING_JITTER_S", "0")
 os.environ.setdefault("VINTED_ACK_TIMEOUT_S", "2")
+# Throttles relaxed and the token lookup uncached by default: tests share one cache and change
+# memberships between requests; the tests of throttles and of the cache set them themselves.
+os.environ.setdefault("RELIST_THROTTLE_USER", "100000/min")
+os.environ.setdefault("RELIST_THROTTLE_IP", "100000/min")
+os.environ.setdefault("RELIST_THROTTLE_LOGIN", "100000/min")
+os.environ.setdefault("RELIST_THROTTLE_AUTH_FAILURE", "100000/min")
+os.environ.setdefault("RELIST_AUTH_CACHE_TTL_S", "0")
+os.environ.setdefault("RELIST_TENANT_CACHE_TTL_S", "0")
 
 from config.settings.base import *  # noqa: F403
 

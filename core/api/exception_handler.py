@@ -3,12 +3,13 @@
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core.api.parsers import PayloadTooLarge
 from core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # something read request.body past the limit
+        exc = PayloadTooLarge()
     response = exception_handler(exc, context)
     if response is None:
         logger.error("api.unhandled_error", exc_info=exc)
@@ -47,5 +50,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
-        response.data = error_body(str(code), str(detail or exc))
+        details = {"retry_after": exc.wait} if isinstance(exc, exceptions.Throttled) else None
+        response.data = error_body(str(code), str(detail or exc), details)
     return response

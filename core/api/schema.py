@@ -7,6 +7,7 @@ operation can give (drf-spectacular infers only the success ones).
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -18,10 +19,30 @@ _DESCRIPTIONS = {
     403: "The member may only read (viewer), or the CSRF check failed.",
     404: "Not found, or not a member of this shop.",
     409: "The resource's state refuses the action (invalid_transition, conflict).",
+    413: "The request body is over the size limit (payload_too_large).",
     422: "The Idempotency-Key was used for a different request.",
+    429: "Too many requests (throttled, locked_out); retry after Retry-After seconds.",
     503: "The marketplace or the shop is unavailable right now; try again later.",
 }
 _WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+_BODY_METHODS = frozenset({"post", "put", "patch"})
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Documents tenants.auth.ApiTokenAuthentication as HTTP bearer auth."""
+
+    target_class = "tenants.auth.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": (
+                "A token from POST /api/auth/login/, as `Authorization: Bearer <token>` "
+                "(`Token <token>` is accepted too)."
+            ),
+        }
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -66,14 +87,16 @@ def _error_component() -> dict[str, Any]:
 
 
 def _statuses_for(method: str, operation: dict[str, Any]) -> list[int]:
-    statuses = [404]
-    if operation.get("security") != [{}]:
+    statuses = [404, 429]
+    if operation.get("security") not in (None, [{}]):  # login needs no token
         statuses.append(401)
     has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
     if method in _WRITE_METHODS or has_query:
         statuses.append(400)
     if method in _WRITE_METHODS:
         statuses.append(403)
+    if method in _BODY_METHODS:
+        statuses.append(413)
     return statuses
 
 

@@ -12,8 +12,7 @@ from marketplace.models import JobEvent
 from marketplace.states import EventActor, JobStatus
 from tests.conftest import tenant_host
 from tests.factories.marketplace import job_walk_to, make_batch
-from tests.factories.tenants import UserFactory
-from tests.operators import host_client, messages_of
+from tests.operators import host_client, messages_of, platform_operator
 
 S = JobStatus
 BATCHES_URL = "/admin/batches/batchjob/"
@@ -21,7 +20,7 @@ BATCHES_URL = "/admin/batches/batchjob/"
 
 @pytest.fixture
 def operator(tenant):
-    return UserFactory(is_staff=True)
+    return platform_operator()
 
 
 @pytest.fixture

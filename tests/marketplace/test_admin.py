@@ -27,8 +27,8 @@ from tests.factories.marketplace import (
     make_job,
     make_job_in,
 )
-from tests.factories.tenants import UserFactory
-from tests.operators import PUBLIC_HOST, host_client, messages_of
+from tests.factories.tenants import MembershipFactory, UserFactory
+from tests.operators import PUBLIC_HOST, host_client, messages_of, platform_operator
 
 S = JobStatus
 JOBS_URL = "/admin/marketplace/marketplacejob/"
@@ -36,7 +36,7 @@ JOBS_URL = "/admin/marketplace/marketplacejob/"
 
 @pytest.fixture
 def operator(tenant):
-    return UserFactory(is_staff=True)
+    return platform_operator()
 
 
 @pytest.fixture
@@ -305,7 +305,8 @@ def test_changelist_queries_do_not_grow_with_the_jobs_shown(client, django_asser
     make_batch(products=2)
     with CaptureQueriesContext(connection) as few:
         assert len(_listed(client.get(JOBS_URL))) == 2
-    assert len(few) == 8
+    # (3 of them decide the role: the membership, and the operator permission read in public)
+    assert len(few) == 11
     make_batch(products=5, marketplaces=("ebay", "etsy"))
 
     # when the changelist lists 12 jobs of two batches, products and action types
@@ -486,3 +487,59 @@ def test_action_logs_carry_tenant_job_batch_and_operator(client, operator):
         "operator": str(operator.pk),
         "to": '"cancelled"',
     }
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["owner", "staff"])
+def test_a_shops_own_staff_operates_its_admin_and_the_event_names_them(tenant, role):
+    # given a staff member of A (is_staff to log in, role owner/staff in A only) and a failed job
+    staff = UserFactory(is_staff=True)
+    MembershipFactory(user=staff, tenant=tenant, role=role)
+    job = make_job_in(S.FAILED)
+    client = host_client(host=tenant_host(tenant), user=staff)
+
+    # when they list A's jobs and retry the failed one
+    listed = client.get(JOBS_URL)
+    _act(client, "retry_jobs", job)
+
+    # then they see A's jobs, and the retry is in the job's events with their name on it
+    assert listed.status_code == 200
+    assert _listed(listed) == [job.pk]
+    assert _events(job)[-1][1:4] == (S.PENDING, EventActor.OPERATOR, staff.pk)
+
+
+def test_a_shops_staff_is_refused_on_another_shops_admin(tenant, other_tenant):
+    # given a staff member of shop A, and a job in shop B
+    staff = UserFactory(is_staff=True)
+    MembershipFactory(user=staff, tenant=tenant, role="staff")
+    with tenant_context(other_tenant.schema_name):
+        job_b = make_job_in(S.FAILED)
+    client = host_client(host=tenant_host(other_tenant), user=staff)
+
+    # when they open B's admin, its jobs, one of B's jobs, and try an action there
+    index = client.get("/admin/")
+    jobs = client.get(JOBS_URL)
+    change = client.get(f"{JOBS_URL}{job_b.pk}/change/")
+    _act(client, "retry_jobs", job_b)
+
+    # then nothing of B is shown and nothing in B changed
+    assert index.status_code == 200
+    assert index.context["app_list"] == []
+    assert (jobs.status_code, change.status_code) == (403, 403)
+    with tenant_context(other_tenant.schema_name):
+        assert MarketplaceJob.objects.get(pk=job_b.pk).status == S.FAILED
+
+
+@pytest.mark.parametrize("role", ["member", "viewer"])
+def test_members_without_the_staff_role_are_refused(tenant, role):
+    user = UserFactory(is_staff=True)
+    MembershipFactory(user=user, tenant=tenant, role=role)
+    response = host_client(host=tenant_host(tenant), user=user).get(JOBS_URL)
+    assert response.status_code == 403
+
+
+def test_is_staff_alone_is_no_longer_an_operator_of_every_shop(tenant):
+    response = host_client(host=tenant_host(tenant), user=UserFactory(is_staff=True)).get(JOBS_URL)
+    assert response.status_code == 403

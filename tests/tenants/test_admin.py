@@ -11,8 +11,8 @@ from tenants import admin as tenants_admin
 from tenants.context import tenant_context
 from tests.conftest import tenant_host
 from tests.factories.marketplace import ProductFactory, make_job, make_job_in
-from tests.factories.tenants import TenantFactory, UserFactory
-from tests.operators import PUBLIC_HOST, host_client
+from tests.factories.tenants import MembershipFactory, TenantFactory, UserFactory
+from tests.operators import PUBLIC_HOST, host_client, platform_operator
 
 S = JobStatus
 TENANTS_URL = "/admin/tenants/tenant/"
@@ -21,7 +21,8 @@ SEARCH_URL = "/admin/tenants/tenant/jobs/"
 
 @pytest.fixture
 def operator(tenant):
-    return UserFactory(is_staff=True, is_superuser=True)
+    """A platform operator by permission (tenants.operate_platform), not a superuser."""
+    return platform_operator()
 
 
 @pytest.fixture
@@ -239,3 +240,37 @@ def test_tenant_schema_name_cannot_be_edited(tenant, client):
     assert response.status_code == 200
     assert "schema_name" not in response.context["adminform"].form.fields
     assert "test_shop_a" in response.content.decode()
+
+
+def test_staff_without_the_operator_permission_gets_no_public_admin(tenant):
+    # given a staff user who is not a platform operator, and a shop's own staff member
+    staff = UserFactory(is_staff=True)
+    shop_staff = UserFactory(is_staff=True)
+    MembershipFactory(user=shop_staff, tenant=tenant, role="staff")
+
+    for user in (staff, shop_staff):
+        client = host_client(host=PUBLIC_HOST, user=user)
+        # when they open the admin index, the tenants list and the job search
+        index = client.get("/admin/")
+        listing = client.get(TENANTS_URL)
+        search = client.get(SEARCH_URL, {"q": "1"})
+
+        # then the index offers nothing and both pages are refused
+        assert index.context["app_list"] == []
+        assert (listing.status_code, search.status_code) == (403, 403)
+
+
+def test_a_group_can_carry_the_operator_permission(tenant, other_tenant):
+    # given a staff user in a group holding tenants.operate_platform
+    from django.contrib.auth.models import Group, Permission
+
+    group = Group.objects.create(name="Platform operators")
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label="tenants", codename="operate_platform")
+    )
+    user = UserFactory(is_staff=True)
+    user.groups.add(group)
+
+    # when they search jobs across tenants / then they are served
+    response = host_client(host=PUBLIC_HOST, user=user).get(SEARCH_URL, {"q": "1"})
+    assert response.status_code == 200

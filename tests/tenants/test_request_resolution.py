@@ -2,11 +2,16 @@
 member of it (docs/architecture.md, Tenancy); otherwise a JSON error that reveals nothing, never a
 500 page and never another tenant's (or the public schema's) data."""
 
+import json
+
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
+from django.test import RequestFactory
 
 from marketplace.models import JobEvent, MarketplaceJob
 from tenants.context import tenant_context
+from tenants.middleware import TenantResolutionMiddleware
 from tenants.models import MembershipRole
 from tests.conftest import tenant_host
 from tests.factories.marketplace import make_job_in
@@ -92,7 +97,7 @@ def test_unauthenticated_request_is_asked_to_authenticate(tenant, make_client):
 
     # then it gets 401 JSON telling it to authenticate, and no data
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == "Bearer"
     assert response.json() == {
         "error": {
             "code": "not_authenticated",
@@ -148,6 +153,32 @@ def test_tenant_with_missing_schema_answers_unavailable(tenant, make_client):
             "code": "tenant_unavailable",
             "message": "This shop is not available right now.",
             "details": {"host": "gone.test.localhost", "tenant": "test_gone_shop"},
+        }
+    }
+
+
+def test_missing_schema_answers_unavailable_on_the_async_path_too(tenant):
+    # given a tenant row and domain whose schema does not exist
+    DomainFactory(domain="gone-async.test.localhost", tenant__schema_name="test_gone_async")
+
+    # and the middleware in async mode, as the ASGI handler (daphne) builds it: __acall__
+    async def view(request):
+        raise AssertionError("a missing schema must not reach a view")
+
+    middleware = TenantResolutionMiddleware(view)
+    request = RequestFactory(HTTP_HOST="gone-async.test.localhost").get("/api/jobs/")
+
+    # when a request arrives
+    response = async_to_sync(middleware)(request)
+    connection.set_tenant(tenant)
+
+    # then the same JSON 503 as the sync path
+    assert response.status_code == 503
+    assert json.loads(response.content) == {
+        "error": {
+            "code": "tenant_unavailable",
+            "message": "This shop is not available right now.",
+            "details": {"host": "gone-async.test.localhost", "tenant": "test_gone_async"},
         }
     }
 

@@ -68,7 +68,12 @@ OPERATIONS = {
     ("/api/link-reviews/{id}/split/", "post"),
     ("/api/delist-policies/", "get"),
     ("/api/delist-policies/{marketplace}/", "put"),
+    ("/api/auth/login/", "post"),
+    ("/api/auth/logout/", "post"),
+    ("/api/auth/tokens/", "get"),
+    ("/api/auth/tokens/{id}/", "delete"),
 }
+PUBLIC_OPERATIONS = {("/api/auth/login/", "post")}
 ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}
 # No 5xx, and every answer is one the schema documents, in its documented shape.
 CHECKS = [
@@ -102,19 +107,23 @@ def test_schema_is_valid_openapi_3_and_lists_every_endpoint(openapi):
 
 
 def test_every_operation_documents_token_auth_and_the_error_shape(openapi):
-    # then each operation needs a token and documents its 401 and 404 as the error body
-    for path, method in sorted(OPERATIONS):
+    # then each operation but login needs a bearer token and documents its 401, 404 and 429 as
+    # the error body
+    for path, method in sorted(OPERATIONS - PUBLIC_OPERATIONS):
         operation = openapi["paths"][path][method]
         assert {"tokenAuth": []} in operation["security"], (path, method)
-        for status in ("401", "404"):
+        for status in ("401", "404", "429"):
             schema = operation["responses"][status]["content"]["application/json"]["schema"]
             assert schema == ERROR_SCHEMA, (path, method, status)
-    assert openapi["components"]["securitySchemes"]["tokenAuth"] == {
-        "type": "apiKey",
-        "in": "header",
-        "name": "Authorization",
-        "description": 'Token-based authentication with required prefix "Token"',
-    }
+    assert openapi["components"]["securitySchemes"]["tokenAuth"]["type"] == "http"
+    assert openapi["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"
+
+
+def test_login_needs_no_token_and_documents_its_throttle(openapi):
+    operation = openapi["paths"]["/api/auth/login/"]["post"]
+    assert operation.get("security", [{}]) == [{}]
+    assert set(operation["responses"]) >= {"201", "400", "429"}
+    assert "401" not in operation["responses"]
 
 
 @pytest.mark.parametrize(
