@@ -11,13 +11,12 @@ from sales.states import DelistMode, SaleOutcome
 from tests.conftest import tenant_host
 from tests.factories.marketplace import ListingFactory, ProductFactory
 from tests.factories.sales import line, order_input
-from tests.factories.tenants import UserFactory
-from tests.operators import host_client, messages_of
+from tests.operators import host_client, messages_of, platform_operator
 
 
 @pytest.fixture
 def client(tenant):
-    return host_client(host=tenant_host(tenant), user=UserFactory(is_staff=True))
+    return host_client(host=tenant_host(tenant), user=platform_operator())
 
 
 def _held_sale():
