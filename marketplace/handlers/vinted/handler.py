@@ -13,6 +13,7 @@ from marketplace.handlers.base import JobContext, StepInput, StepPlan
 from marketplace.handlers.registry import register
 from marketplace.handlers.vinted import payloads
 from marketplace.handlers.vinted.client import VintedClient
+from marketplace.rendering.mappings import Mappings
 from marketplace.services.listings import (
     OrderData,
     listing_record,
@@ -60,7 +61,8 @@ class VintedPublish:
             return []  # already published: never twice
         if not ctx.image_urls:
             raise PermanentMarketplaceError("Vinted needs at least one photo of the product.")
-        count = len(ctx.image_urls)
+        images = payloads.images(ctx.image_urls)
+        count = len(images)
         photos = [
             StepPlan(
                 f"upload_photo_{n}",
@@ -70,7 +72,7 @@ class VintedPublish:
                 http_method="POST",
                 http_path="/api/v2/photos",
             )
-            for n, url in enumerate(ctx.image_urls, start=1)
+            for n, url in enumerate(images, start=1)
         ]
         create = StepPlan(
             "create_item",
@@ -93,12 +95,15 @@ class VintedPublish:
             for item in _wardrobe(client):
                 if payloads.sku_of(item) == product.sku:
                     return {"item_id": int(item["id"]), "url": item.get("url", ""), "adopted": True}
-        photo_ids = [
-            int(result["photo_id"])
-            for name, result in sorted(step.previous.items())
+        # By photo number, not by name: "upload_photo_10" sorts before "upload_photo_2".
+        uploads = {
+            int(name.removeprefix("upload_photo_")): int(result["photo_id"])
+            for name, result in step.previous.items()
             if name.startswith("upload_photo_")
-        ]
-        item = client.call("POST", ITEMS, body=payloads.item_upload(product, photo_ids))["item"]
+        }
+        photo_ids = [uploads[n] for n in sorted(uploads)]
+        body = payloads.item_upload(product, photo_ids, ctx.client(Mappings.load))
+        item = client.call("POST", ITEMS, body=body)["item"]
         return {"item_id": int(item["id"]), "url": item.get("url", "")}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -131,7 +136,7 @@ class VintedUpdate:
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
         item_id = _item_id(ctx)
-        body = {"item": payloads.item_fields(ctx.require_product())}
+        body = {"item": payloads.item_fields(ctx.require_product(), ctx.client(Mappings.load))}
         _client(ctx).call("PUT", f"{ITEMS}/{item_id}", body=body)
         return {"item_id": item_id}
 
