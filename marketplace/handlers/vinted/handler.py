@@ -26,9 +26,33 @@ PER_PAGE = 96
 ITEMS = "/api/v2/item_upload/items"
 
 
+def _explained(error: PermanentMarketplaceError) -> PermanentMarketplaceError:
+    """The error with Vinted's own code and field errors in its message: the relay keeps
+    Vinted's body in `details`, and a job's error message is what a user reads."""
+    body = error.details if isinstance(error.details, dict) else {}
+    parts = [f"{e.get('field')} {e.get('value')}" for e in body.get("errors") or []]
+    if not parts and body.get("message") and body.get("message") not in error.message:
+        parts.append(str(body["message"]))
+    if "code" not in body and not parts:
+        return error
+    code = f"Vinted code {body['code']}" if "code" in body else "Vinted"
+    message = (
+        f"{error.message} ({code}: {'; '.join(parts)})" if parts else f"{error.message} ({code})"
+    )
+    return type(error)(message, status=error.status, details=body)
+
+
+class _ExplainingClient(VintedClient):
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return super().call(method, path, **kwargs)
+        except PermanentMarketplaceError as error:
+            raise _explained(error) from error
+
+
 def _client(ctx: JobContext) -> VintedClient:
     timeout = ctx.job.action_type.step_timeout.total_seconds()
-    return VintedClient(tenant=ctx.tenant_schema, timeout_s=timeout)
+    return _ExplainingClient(tenant=ctx.tenant_schema, timeout_s=timeout)
 
 
 def _wardrobe(client: VintedClient) -> list[dict[str, Any]]:
