@@ -1,7 +1,9 @@
 """Batch services: bulk creation, cancellation, recount and chunked enqueueing."""
 
 import secrets
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,6 +20,7 @@ from marketplace.catalogue.models import MarketplaceActionType
 from marketplace.catalogue.selectors import action_type_get
 from marketplace.models import JobEvent, MarketplaceJob, Product
 from marketplace.services.dispatch import jobs_enqueue
+from marketplace.services.readiness import Readiness, readiness_check
 from marketplace.services.transitions import jobs_bulk_transition
 from marketplace.states import EventActor, JobPriority, JobStatus, Marketplace
 
@@ -31,6 +34,20 @@ def batch_id_new(*, action: str) -> str:
     return f"{action}_{timezone.now():%Y%m%d_%H%M%S}_{secrets.token_hex(4)}"
 
 
+class NotReadyMode(StrEnum):
+    """What batch creation does with product × marketplace pairs that are not ready."""
+
+    REFUSE = "refuse"  # the whole batch is refused, nothing is created
+    SKIP = "skip"  # the ready pairs become jobs; the others are reported, nothing queued
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCreation:
+    batch: BatchJob
+    # The pairs left out (mode skip), each with its reasons; empty on an idempotent replay.
+    skipped: list[Readiness] = field(default_factory=list)
+
+
 def batch_create(
     *,
     product_ids: list[int],
@@ -39,13 +56,42 @@ def batch_create(
     priority: int | None = None,
     created_by: AbstractBaseUser | None = None,
     idempotency_key: str | None = None,
+    not_ready: str = NotReadyMode.REFUSE,
 ) -> BatchJob:
+    """Create one job per ready product × marketplace (see batch_create_checked)."""
+    return batch_create_checked(
+        product_ids=product_ids,
+        marketplaces=marketplaces,
+        action=action,
+        priority=priority,
+        created_by=created_by,
+        idempotency_key=idempotency_key,
+        not_ready=not_ready,
+    ).batch
+
+
+def batch_create_checked(
+    *,
+    product_ids: list[int],
+    marketplaces: list[str],
+    action: str,
+    priority: int | None = None,
+    created_by: AbstractBaseUser | None = None,
+    idempotency_key: str | None = None,
+    not_ready: str = NotReadyMode.REFUSE,
+) -> BatchCreation:
     """Create one job per product × marketplace with bulk inserts; enqueue after commit, in
-    chunks, from a Celery task, so the caller answers before the work runs."""
+    chunks, from a Celery task, so the caller answers before the work runs.
+
+    Readiness is checked first (marketplace.services.readiness): a pair that is not ready
+    refuses the whole batch (`refuse`, the default: ValidationFailed with every pair's
+    reasons) or is left out (`skip`: reported in the result, no job, nothing queued)."""
     if idempotency_key and (
         existing := BatchJob.objects.filter(idempotency_key=idempotency_key).first()
     ):
-        return _idempotent_replay(existing, marketplaces=marketplaces, action=action)
+        return BatchCreation(_idempotent_replay(existing, marketplaces=marketplaces, action=action))
+    if not_ready not in {mode.value for mode in NotReadyMode}:
+        raise ValidationFailed("not_ready is refuse or skip.", details={"not_ready": not_ready})
     products = _validated_product_ids(product_ids)
     marketplaces = _validated_marketplaces(marketplaces)
     if len(products) * len(marketplaces) > MAX_BATCH_JOBS:
@@ -59,6 +105,7 @@ def batch_create(
             "Priority is 1 (critical) to 4 (low).", details={"priority": priority}
         )
     priority = priority or min(a.default_priority for a in action_types.values())
+    pairs, skipped = _ready_pairs(products, marketplaces, action=action, mode=not_ready)
 
     now = timezone.now()
     batch = BatchJob(
@@ -66,29 +113,56 @@ def batch_create(
         marketplaces=marketplaces,
         action=action,
         priority=priority,
-        total_count=len(products) * len(marketplaces),
+        total_count=len(pairs),
         created_by=created_by,
         idempotency_key=idempotency_key,
     )
     try:
         with transaction.atomic():
             batch.save()
-            _jobs_insert(
-                batch=batch,
-                products=products,
-                action_types=[action_types[m] for m in marketplaces],
-                now=now,
-            )
+            _jobs_insert(batch=batch, pairs=pairs, action_types=action_types, now=now)
             transaction.on_commit(partial(_send_enqueue_batch, batch.pk))
     except IntegrityError:
         if not idempotency_key:
             raise
         existing = BatchJob.objects.get(idempotency_key=idempotency_key)
-        return _idempotent_replay(existing, marketplaces=marketplaces, action=action)
-    return batch
+        return BatchCreation(_idempotent_replay(existing, marketplaces=marketplaces, action=action))
+    return BatchCreation(batch, skipped)
 
 
-# Jobs are generated by PostgreSQL from two arrays (products × marketplaces) in one statement:
+# Not-ready pairs listed in an error or a response: enough to fix them, bounded for 10,000.
+MAX_REPORTED_NOT_READY = 500
+
+
+def _ready_pairs(
+    products: list[int], marketplaces: list[str], *, action: str, mode: str
+) -> tuple[list[tuple[int, str]], list[Readiness]]:
+    """The (product, marketplace) pairs to create jobs for, product-major (so every
+    marketplace starts at once), and the pairs left out."""
+    checked = readiness_check(product_ids=products, marketplaces=marketplaces, action=action)
+    not_ready = [r for r in checked if not r.ready]
+    if not_ready and mode == NotReadyMode.REFUSE:
+        raise ValidationFailed(
+            f"{len(not_ready)} product × marketplace pair(s) are not ready; fix them, or pass "
+            'not_ready="skip" to create the others.',
+            details={
+                "not_ready_count": len(not_ready),
+                "not_ready": [r.as_dict() for r in not_ready[:MAX_REPORTED_NOT_READY]],
+            },
+        )
+    pairs = [(r.product_id, r.marketplace) for r in checked if r.ready]
+    if not pairs:
+        raise ValidationFailed(
+            "Nothing in this batch is ready.",
+            details={
+                "not_ready_count": len(not_ready),
+                "not_ready": [r.as_dict() for r in not_ready[:MAX_REPORTED_NOT_READY]],
+            },
+        )
+    return pairs, not_ready
+
+
+# Jobs are generated by PostgreSQL from parallel arrays (one element per job) in one statement:
 # building 10,000 model instances in Python costs seconds of CPU, this costs milliseconds.
 # The columns and defaults mirror MarketplaceJob; tests compare the rows with job_create's.
 _JOBS_INSERT = """
@@ -97,27 +171,27 @@ INSERT INTO {table} (
     expires_at, idempotency_key, input_data, result_data, error_code, error_message,
     status_reason, pause_requested, cancel_requested, created_by_id, created_at, updated_at
 )
-SELECT m.marketplace, m.action_type_id, p.product_id, %(batch)s, %(status)s, %(priority)s, 0,
-       m.max_retries, %(now)s + m.expiry,
-       %(batch_key)s || ':' || m.marketplace || ':' || p.product_id,
+SELECT j.marketplace, j.action_type_id, j.product_id, %(batch)s, %(status)s, %(priority)s, 0,
+       j.max_retries, %(now)s + j.expiry,
+       %(batch_key)s || ':' || j.marketplace || ':' || j.product_id,
        '{{}}'::jsonb, '{{}}'::jsonb, '', '', '', false, false, %(user)s, %(now)s, %(now)s
-FROM unnest(%(products)s::bigint[]) WITH ORDINALITY AS p(product_id, n)
-CROSS JOIN unnest(%(marketplaces)s::text[], %(action_types)s::bigint[], %(retries)s::int[],
-                  %(expiries)s::interval[]) WITH ORDINALITY
-     AS m(marketplace, action_type_id, max_retries, expiry, k)
-ORDER BY p.n, m.k
+FROM unnest(%(products)s::bigint[], %(marketplaces)s::text[], %(action_types)s::bigint[],
+            %(retries)s::int[], %(expiries)s::interval[]) WITH ORDINALITY
+     AS j(product_id, marketplace, action_type_id, max_retries, expiry, n)
+ORDER BY j.n
 """
 
 
 def _jobs_insert(
     *,
     batch: BatchJob,
-    products: list[int],
-    action_types: list[MarketplaceActionType],
+    pairs: list[tuple[int, str]],
+    action_types: dict[str, MarketplaceActionType],
     now: datetime,
 ) -> None:
-    """One job per product × marketplace, interleaved so every marketplace starts at once."""
+    """One job per (product, marketplace) pair, in the pairs' order."""
     table = connection.ops.quote_name(MarketplaceJob._meta.db_table)
+    types = [action_types[marketplace] for _, marketplace in pairs]
     with connection.cursor() as cursor:
         cursor.execute(
             _JOBS_INSERT.format(table=table),
@@ -128,11 +202,11 @@ def _jobs_insert(
                 "now": now,
                 "batch_key": batch.batch_id,
                 "user": batch.created_by_id,
-                "products": products,
-                "marketplaces": [a.marketplace for a in action_types],
-                "action_types": [a.pk for a in action_types],
-                "retries": [a.max_retries for a in action_types],
-                "expiries": [a.expiry for a in action_types],
+                "products": [product for product, _ in pairs],
+                "marketplaces": [marketplace for _, marketplace in pairs],
+                "action_types": [a.pk for a in types],
+                "retries": [a.max_retries for a in types],
+                "expiries": [a.expiry for a in types],
             },
         )
 

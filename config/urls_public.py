@@ -8,12 +8,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api.views import api_not_found
 from core.health import health
+from marketplace.api.views.ebay_notifications import EbayAccountDeletionView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls"), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # eBay calls this once for the whole application (marketplace account deletion).
+    path(
+        "api/ebay/account-deletion/",
+        EbayAccountDeletionView.as_view(),
+        name="ebay-account-deletion",
+    ),
     re_path(r"^api/", api_not_found),
 ]
 

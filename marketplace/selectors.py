@@ -38,7 +38,7 @@ def job_task_list(*, job_id: int) -> QuerySet[MarketplaceTask]:
 
 
 def product_list() -> QuerySet[Product]:
-    return Product.objects.prefetch_related(
+    return Product.objects.select_related("category").prefetch_related(
         Prefetch("images", queryset=ProductImage.objects.order_by("position"))
     )
 

@@ -23,6 +23,10 @@ from tests.factories.tenants import MembershipFactory, UserFactory
 
 TENANT_SCHEMAS = {"test_shop_a": "shop-a.test.localhost", "test_shop_b": "shop-b.test.localhost"}
 _TENANT_TABLE_APPS = ("marketplace", "batches", "sales")
+# Seeded at provisioning (marketplace.reference_data): a live test keeps them, as a shop would.
+_REFERENCE_TABLES = frozenset(
+    {"marketplace_category", "marketplace_categorymapping", "marketplace_valuemapping"}
+)
 
 
 def _provisioned(schema_name: str, domain: str) -> Tenant:
@@ -72,7 +76,7 @@ def truncate_tenant_tables(tenant: Tenant) -> None:
     tables = [
         table
         for table in connection.introspection.table_names()
-        if table.startswith(_TENANT_TABLE_APPS)
+        if table.startswith(_TENANT_TABLE_APPS) and table not in _REFERENCE_TABLES
     ]
     with connection.cursor() as cursor:
         cursor.execute(

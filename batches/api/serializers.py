@@ -2,9 +2,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from batches.models import BatchJob
-from batches.services import MAX_BATCH_JOBS
+from batches.services import MAX_BATCH_JOBS, NotReadyMode
 from batches.states import TERMINAL_BATCH_STATUSES
 from marketplace.api.serializers.fields import id_field
+from marketplace.api.serializers.readiness import ReadinessSerializer
 from marketplace.states import ActionCode, JobPriority, Marketplace
 
 
@@ -61,3 +62,27 @@ class BatchCreateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="1 critical … 4 low; the action's default when omitted.",
     )
+    not_ready = serializers.ChoiceField(
+        choices=[(m.value, m.value) for m in NotReadyMode],
+        default=NotReadyMode.REFUSE.value,
+        help_text=(
+            "What to do with product × marketplace pairs that are not ready (see "
+            "POST /api/readiness/): `refuse` the whole batch (422 listing every pair's reasons; "
+            "the default) or `skip` them (the response lists them under `skipped`; no job, "
+            "nothing queued)."
+        ),
+    )
+
+
+class BatchCreatedSerializer(BatchSerializer):
+    """The answer to a batch creation: the batch, and the pairs left out as not ready."""
+
+    skipped = ReadinessSerializer(
+        many=True,
+        read_only=True,
+        help_text="Pairs left out (not_ready=skip), each with its reasons; empty otherwise.",
+    )
+
+    class Meta(BatchSerializer.Meta):
+        fields = (*BatchSerializer.Meta.fields, "skipped")
+        read_only_fields = fields

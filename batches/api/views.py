@@ -8,7 +8,11 @@ from rest_framework.response import Response
 from batches import selectors
 from batches import services as batch_services
 from batches.api.filters import BatchFilter
-from batches.api.serializers import BatchCreateSerializer, BatchSerializer
+from batches.api.serializers import (
+    BatchCreatedSerializer,
+    BatchCreateSerializer,
+    BatchSerializer,
+)
 from batches.models import BatchJob
 from core.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotency_key_from
 from core.api.schema import errors
@@ -30,10 +34,16 @@ class BatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return selectors.batch_list()
 
     @extend_schema(
-        summary="Create a batch: one job per product × marketplace (enqueued after commit).",
+        summary="Create a batch: one job per ready product × marketplace (enqueued after commit).",
+        description=(
+            "Readiness is checked first (POST /api/readiness/). With not_ready=refuse (the "
+            "default) any pair that is not ready refuses the whole batch: 422 with "
+            "error.details.not_ready listing {product_id, marketplace, ready, reasons}. With "
+            "not_ready=skip those pairs get no job and come back under `skipped`."
+        ),
         request=BatchCreateSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: BatchSerializer, **errors(422)},
+        responses={201: BatchCreatedSerializer, **errors(422)},
     )
     def create(self, request: Request) -> Response:
         key = idempotency_key_from(request)
@@ -45,14 +55,18 @@ class BatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             "marketplaces": data["marketplaces"],
             "action": data["action"],
             "priority": data.get("priority"),
+            "not_ready": data["not_ready"],
         }
 
         def create_batch() -> Answer:
             # The answer is the batch's summary: its jobs are bulk-inserted, never rendered.
-            batch = batch_services.batch_create(
+            created = batch_services.batch_create_checked(
                 **payload, idempotency_key=key, created_by=request.user
             )
-            return status.HTTP_201_CREATED, BatchSerializer(batch).data
+            body = {**BatchSerializer(created.batch).data, "skipped": [
+                r.as_dict() for r in created.skipped[: batch_services.MAX_REPORTED_NOT_READY]
+            ]}  # fmt: skip
+            return status.HTTP_201_CREATED, body
 
         if key is None:
             code, body = create_batch()

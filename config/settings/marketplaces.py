@@ -44,3 +44,10 @@ RELIST_RETRY_BACKOFF_SCALE_S = env.float("RELIST_RETRY_BACKOFF_SCALE_S", default
 RELIST_RETRY_BACKOFF_CAP_S = env.float("RELIST_RETRY_BACKOFF_CAP_S", default=600.0)
 # A running job whose heartbeat is older than this lost its worker (beat recovers it).
 RELIST_STALE_HEARTBEAT_S = env.float("RELIST_STALE_HEARTBEAT_S", default=120.0)
+
+# eBay Marketplace Account Deletion notifications (required of every production keyset):
+# https://developer.ebay.com/marketplace-account-deletion. The verification token (32-80 chars)
+# is the one entered in the developer portal; the endpoint URL must be byte-for-byte the one
+# registered there (the challenge hash covers it), else the URL the request arrived at is used.
+EBAY_DELETION_VERIFICATION_TOKEN = env("EBAY_DELETION_VERIFICATION_TOKEN", default="")
+EBAY_DELETION_ENDPOINT_URL = env("EBAY_DELETION_ENDPOINT_URL", default="")

@@ -26,6 +26,13 @@ class MarketplaceConnection(TimeStampedModel):
     # The marketplace account: eBay user, Etsy shop id, Vinted user id.
     account_id = models.CharField(max_length=64, blank=True)
     status_reason = models.CharField(max_length=300, blank=True)
+    # The account's listing setup (marketplace.services.account_setup): what the marketplace
+    # offers (eBay business policies and inventory locations; Etsy shipping profiles,
+    # processing profiles, return policies), read at connect time and on demand, and the ids
+    # chosen for new listings, sent on every offer / draft.
+    setup_options = models.JSONField(default=dict, blank=True)
+    setup = models.JSONField(default=dict, blank=True)
+    setup_read_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.marketplace}:{self.status}"

@@ -1,9 +1,22 @@
 """The tenant's inventory and what it became on each marketplace."""
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from core.models import TimeStampedModel
+from marketplace.models.mappings import Category
 from marketplace.states import ListingStatus, Marketplace
+
+
+class ProductCondition(models.TextChoices):
+    """The canonical conditions; each marketplace's own ids come from the condition mappings."""
+
+    NEW_WITH_TAGS = "new_with_tags", "New with tags"
+    NEW_WITHOUT_TAGS = "new_without_tags", "New without tags"
+    USED_EXCELLENT = "used_excellent", "Used, excellent"
+    USED_VERY_GOOD = "used_very_good", "Used, very good"
+    USED_GOOD = "used_good", "Used, good"
+    USED_ACCEPTABLE = "used_acceptable", "Used, acceptable"
 
 
 class Product(TimeStampedModel):
@@ -13,10 +26,22 @@ class Product(TimeStampedModel):
     price = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
     quantity = models.PositiveIntegerField(default=1)
-    condition = models.CharField(max_length=32, default="used_good")
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="products"
+    )
+    condition = models.CharField(
+        max_length=32, choices=ProductCondition.choices, default=ProductCondition.USED_GOOD
+    )
     brand = models.CharField(max_length=100, blank=True)
     size = models.CharField(max_length=50, blank=True)
-    # Marketplace-specific identifiers (category ids, catalog ids, taxonomy ids …).
+    colours = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    material = models.CharField(max_length=100, blank=True)
+    # Parcel dimensions and weight: eBay's shipping and Vinted's package size need them.
+    length_cm = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    width_cm = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    height_cm = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    weight_g = models.PositiveIntegerField(null=True, blank=True)
+    # Overrides only: a key here wins over what the mappings give (marketplace.rendering).
     attributes = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -28,6 +28,7 @@ from core.errors import MarketplaceAuthError, ValidationFailed
 from marketplace.handlers.etsy.client import EtsyClient
 from marketplace.handlers.oauth import token_request
 from marketplace.models import MarketplaceConnection
+from marketplace.services.account_setup import connection_setup_refresh_quietly
 from marketplace.services.connections import TokenGrant, connection_store
 from marketplace.states import Marketplace
 
@@ -149,7 +150,12 @@ def connection_authorize_complete(
         )
         grant = replace(grant, scopes=grant.scopes or ETSY_SCOPES)
         account_id = _etsy_shop_id(grant.access_token)
-    return connection_store(marketplace=marketplace, grant=grant, account_id=account_id)
+    connection = connection_store(marketplace=marketplace, grant=grant, account_id=account_id)
+    # The account's business policies / shipping profiles, read now so the shop can list at
+    # once (issue 12); a failure here leaves the connection and readiness names what lacks.
+    connection_setup_refresh_quietly(marketplace=marketplace)
+    connection.refresh_from_db()
+    return connection
 
 
 def _check_marketplace(marketplace: str) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from core.errors import Conflict, ValidationFailed
-from marketplace.models import Listing, MarketplaceJob, Product, ProductImage
+from marketplace.models import Category, Listing, MarketplaceJob, Product, ProductImage
 from marketplace.states import JobStatus
 
-MAX_IMAGES = 20  # Vinted's limit, the lowest of the three marketplaces that take 20 or more
+MAX_IMAGES = 24  # eBay's limit, the highest; each marketplace's payload takes its own first N
+MAX_COLOURS = 5
 # Every field a client may set; the rest (ids, timestamps) belong to the database.
 PRODUCT_FIELDS = frozenset(
     {
@@ -24,6 +25,13 @@ PRODUCT_FIELDS = frozenset(
         "condition",
         "brand",
         "size",
+        "category",
+        "colours",
+        "material",
+        "length_cm",
+        "width_cm",
+        "height_cm",
+        "weight_g",
         "attributes",
     }
 )
@@ -41,12 +49,27 @@ def product_create(
     condition: str = "used_good",
     brand: str = "",
     size: str = "",
+    category: Category | None = None,
+    colours: Sequence[str] = (),
+    material: str = "",
+    length_cm: Decimal | None = None,
+    width_cm: Decimal | None = None,
+    height_cm: Decimal | None = None,
+    weight_g: int | None = None,
     attributes: dict[str, Any] | None = None,
     image_urls: Sequence[str] = (),
 ) -> Product:
-    """Create a product and its images (in the given order)."""
+    """Create a canonical product and its images (in the given order). Its marketplace ids
+    come from the shop's mappings; `attributes` only overrides them."""
     _check_images(image_urls)
     product = Product(
+        category=category,
+        colours=_checked_colours(colours),
+        material=material,
+        length_cm=length_cm,
+        width_cm=width_cm,
+        height_cm=height_cm,
+        weight_g=weight_g,
         sku=sku,
         title=title,
         description=description,
@@ -75,6 +98,8 @@ def product_update(
         raise ValidationFailed("Unknown product fields.", details={"fields": sorted(unknown)})
     if image_urls is not None:
         _check_images(image_urls)
+    if "colours" in data:
+        data = {**data, "colours": _checked_colours(data["colours"])}
     new_sku = data.get("sku", product.sku)
     if new_sku != product.sku and Listing.objects.filter(product=product).exists():
         raise Conflict(
@@ -104,6 +129,17 @@ def product_delete(*, product: Product) -> None:
             details={"product_id": product.pk, "active_job_ids": active},
         )
     product.delete()
+
+
+def _checked_colours(colours: Sequence[str]) -> list[str]:
+    """Canonical colour codes, lower case, without repeats, in the seller's order (the first
+    is the main colour: Vinted takes two, eBay and Etsy list them in order)."""
+    cleaned = list(dict.fromkeys(c.strip().lower() for c in colours if c.strip()))
+    if len(cleaned) > MAX_COLOURS:
+        raise ValidationFailed(
+            f"A product has at most {MAX_COLOURS} colours.", details={"colours": cleaned}
+        )
+    return cleaned
 
 
 def _check_images(image_urls: Sequence[str]) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sandbox.ebay.account import AccountApi
 from sandbox.ebay.errors import NOT_FOUND_MESSAGE, fail, invalid_value
 from sandbox.ebay.paging import page_links, page_params
 from sandbox.routing import Request, Response, Router
@@ -37,6 +38,33 @@ _MARKETPLACE_ID = re.compile(r"EBAY_[A-Z_]{2,}")
 _CONTENT_LANGUAGE = re.compile(r"([a-z]{2})-([A-Z]{2})")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _RESERVED_OFFER_FIELDS = frozenset({"offerId", "sku", "marketplaceId", "status", "listing"})
+# Policy kind → the listingPolicies field naming it, and the error publishOffer answers
+# without a valid one (errorIds as best known from eBay's Inventory API error list).
+_POLICY_FIELDS = {
+    "fulfillment": "fulfillmentPolicyId",
+    "payment": "paymentPolicyId",
+    "return": "returnPolicyId",
+}
+_POLICY_ERRORS = {
+    "fulfillment": (25007, "Please add a valid fulfillment policy to the offer."),
+    "payment": (25008, "Please add a valid payment policy to the offer."),
+    "return": (25009, "Please add a valid return policy to the offer."),
+}
+# Item specifics these leaf categories require (getItemAspectsForCategory, aspectRequired),
+# for the categories Relist's reference data uses; other categories require none here.
+REQUIRED_ASPECTS: dict[str, tuple[str, ...]] = {
+    "57988": ("Brand", "Size", "Department", "Type"),
+    "63862": ("Brand", "Size", "Department", "Type"),
+    "11483": ("Brand", "Size", "Department"),
+    "11554": ("Brand", "Size", "Department"),
+    "15687": ("Brand", "Size", "Department"),
+    "63861": ("Brand", "Size", "Department"),
+    "15709": ("Brand", "US Shoe Size", "Department"),
+    "53557": ("Brand", "US Shoe Size", "Department"),
+    "169291": ("Brand", "Department"),
+    "45238": ("Brand", "Department"),
+    "2993": ("Brand", "Size", "Department"),
+}
 
 
 @dataclass
@@ -121,14 +149,28 @@ def _check_offer(body: dict[str, Any]) -> None:
         _check_price(body["pricingSummary"])
     if not re.fullmatch(r"\d+", str(body.get("categoryId", "0"))):
         invalid_value("categoryId", "The category ID is numeric.")
+    if "listingPolicies" in body:
+        _check_listing_policies(body["listingPolicies"])
+    location = body.get("merchantLocationKey")
+    if location is not None and not (isinstance(location, str) and 0 < len(location) <= 36):
+        invalid_value("merchantLocationKey", "A key of 1 to 36 characters.")
+
+
+def _check_listing_policies(policies: Any) -> None:
+    if not isinstance(policies, dict) or not all(
+        isinstance(policies.get(key, ""), str) for key in _POLICY_FIELDS.values()
+    ):
+        invalid_value("listingPolicies", "Give the business policy ids as strings.")
 
 
 def _missing_for_publish(item: dict[str, Any], offer: dict[str, Any]) -> tuple[str, str] | None:
-    """The first thing that keeps an offer from becoming a listing: (field, message)."""
+    """The first thing in the item or offer itself that keeps an offer from becoming a
+    listing: (field, message)."""
     product = item["product"]
     quantity = item["availability"]["shipToLocationAvailability"]["quantity"]
+    description = product.get("description") or offer.get("listingDescription")
     checks = [
-        ("product.description", bool(product.get("description")), "is missing"),
+        ("product.description", bool(description), "is missing"),
         ("product.imageUrls", bool(product.get("imageUrls")), "needs at least one image"),
         ("pricingSummary.price", "pricingSummary" in offer, "is missing"),
         ("categoryId", bool(offer.get("categoryId")), "is missing"),
@@ -137,15 +179,29 @@ def _missing_for_publish(item: dict[str, Any], offer: dict[str, Any]) -> tuple[s
     for field_name, present, problem in checks:
         if not present:
             return field_name, f"A user error has occurred. {field_name} {problem}."
+    aspects = product.get("aspects") or {}
+    for name in REQUIRED_ASPECTS.get(str(offer["categoryId"]), ()):
+        if not aspects.get(name):
+            return (
+                f"product.aspects.{name}",
+                f"A user error has occurred. The item specific {name} is missing. Add {name} "
+                "to this listing, enter a valid value and then try again.",
+            )
     return None
 
 
 class InventoryApi:
     """Inventory items and offers; handlers run under the sandbox lock."""
 
-    def __init__(self, authenticate: Callable[[Request], str], base_url: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        authenticate: Callable[[Request], str],
+        base_url: Callable[[], str],
+        account: AccountApi,
+    ) -> None:
         self._authenticate = authenticate
         self._base_url = base_url
+        self._account = account
         self.reset()
 
     def reset(self) -> None:
@@ -387,6 +443,7 @@ class InventoryApi:
 
         Publishing a published offer answers its existing listingId and creates nothing.
         """
+        user = self._authenticate(request)
         seller = self._seller(request)
         offer = self._offer(seller, request.params["offerId"])
         if offer["status"] == "PUBLISHED":
@@ -398,11 +455,35 @@ class InventoryApi:
         missing = _missing_for_publish(item, offer)
         if missing is not None:
             fail(400, 25002, missing[1], parameters={"fieldName": missing[0]})
+        self._check_account_setup(user, offer)
         listing_id = str(next(self._listing_ids))
         offer["status"] = "PUBLISHED"
         offer["listing"] = {"listingId": listing_id, "listingStatus": "ACTIVE", "soldQuantity": 0}
         self.listings_created[offer["sku"]] += 1
         return Response.json({"listingId": listing_id, "warnings": []})
+
+    def _check_account_setup(self, user: str, offer: dict[str, Any]) -> None:
+        """The offer's business policies and location must be the seller's own."""
+        policies = offer.get("listingPolicies") or {}
+        for kind, field_name in _POLICY_FIELDS.items():
+            if not self._account.policy_exists(
+                user, kind, policies.get(field_name), offer["marketplaceId"]
+            ):
+                error_id, message = _POLICY_ERRORS[kind]
+                fail(
+                    400,
+                    error_id,
+                    message,
+                    parameters={"fieldName": f"listingPolicies.{field_name}"},
+                )
+        if not self._account.location_enabled(user, offer.get("merchantLocationKey")):
+            fail(
+                400,
+                25002,
+                "A user error has occurred. No Item.Country exists: the offer needs the "
+                "merchantLocationKey of an enabled inventory location.",
+                parameters={"fieldName": "merchantLocationKey"},
+            )
 
     def withdraw_offer(self, request: Request) -> Response:
         """https://developer.ebay.com/api-docs/sell/inventory/resources/offer/methods/withdrawOffer

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from sandbox.ebay.account import AccountApi
 from sandbox.ebay.errors import generic_error, oauth_error, unauthorized
 from sandbox.ebay.fulfillment import FulfillmentApi
 from sandbox.ebay.inventory import InventoryApi
@@ -70,7 +71,8 @@ class EbaySandbox(SandboxServer):
             rotate_refresh_tokens=False,
             make_token=_ebay_token,
         )
-        self.inventory = InventoryApi(self.authenticate, lambda: self.base_url)
+        self.account = AccountApi(self.authenticate)
+        self.inventory = InventoryApi(self.authenticate, lambda: self.base_url, self.account)
         self.fulfillment = FulfillmentApi(
             self.authenticate, lambda: self.base_url, self.inventory.catalogue, seed
         )
@@ -95,6 +97,7 @@ class EbaySandbox(SandboxServer):
     def register_routes(self, router: Router) -> None:
         router.add("POST", TOKEN_PATH, self.token)
         router.add("GET", AUTHORIZE_PATH, self.authorize)
+        self.account.register(router)
         self.inventory.register(router)
         self.fulfillment.register(router)
 
@@ -107,6 +110,7 @@ class EbaySandbox(SandboxServer):
         return {**self.inventory.stats(), **self.fulfillment.stats()}
 
     def reset_state(self) -> None:
+        self.account.reset()
         self.inventory.reset()
         self.fulfillment.reset()
 

@@ -23,6 +23,7 @@ from sandbox.etsy.common import (
     page,
     results,
 )
+from sandbox.etsy.profiles import ProfilesApi
 from sandbox.routing import Request, Response, Router
 
 REQUIRED = ("quantity", "title", "description", "price", "who_made", "when_made", "taxonomy_id")
@@ -34,6 +35,8 @@ WHEN_MADE = frozenset(
     }
 )  # fmt: skip
 _YEAR_RANGE = re.compile(r"\d{4}_\d{4}")  # the recent ranges roll with the calendar
+_TAG_REFUSED = re.compile(r"[^\w\s\-'™©®]")
+LISTING_TYPES = ("physical", "download", "both")
 STATES = ("active", "inactive", "draft", "expired", "sold_out")
 
 
@@ -57,9 +60,20 @@ def _when_made(name: str, value: Any) -> str:
 
 
 def _tags(name: str, value: Any) -> list[str]:
+    """Tags: at most 13, each at most 20 characters of letters, digits, spaces, - ' ™ © ®."""
     items = as_list(name, value)
     if len(items) > 13:
         fail(400, f"Invalid value for {name}: at most 13 items.")
+    for item in items:
+        if len(item) > 20 or _TAG_REFUSED.search(item):
+            fail(400, f"Invalid value for {name}: {item!r} is not a valid tag.")
+    return items
+
+
+def _materials(name: str, value: Any) -> list[str]:
+    items = as_list(name, value)
+    if len(items) > 13 or any(len(item) > 45 for item in items):
+        fail(400, f"Invalid value for {name}: at most 13 items of at most 45 characters.")
     return items
 
 
@@ -71,11 +85,19 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "when_made": _when_made,
     "taxonomy_id": lambda name, value: as_int(name, value, minimum=1),
     "tags": _tags,
-    "materials": _tags,
+    "materials": _materials,
     "is_supply": as_bool,
     "should_auto_renew": as_bool,
     "shipping_profile_id": lambda name, value: as_int(name, value, minimum=1),
     "return_policy_id": lambda name, value: as_int(name, value, minimum=1),
+    "readiness_state_id": lambda name, value: as_int(name, value, minimum=1),
+}
+
+# Setup fields a listing may name: they must be the shop's own.
+_SETUP_FIELDS = {
+    "shipping_profile_id": "shipping_profiles",
+    "readiness_state_id": "readiness_states",
+    "return_policy_id": "return_policies",
 }
 
 
@@ -101,11 +123,13 @@ class ListingsApi:
         self,
         authenticate: Callable[[Request], int],
         owned_shop: Callable[[Request], tuple[int, int]],
+        profiles: ProfilesApi,
     ) -> None:
         # authenticate: the caller's user id; owned_shop: (user id, shop id) for a path naming
         # a shop the caller owns. Both answer 401/403/404 themselves.
         self._authenticate = authenticate
         self._owned_shop = owned_shop
+        self._profiles = profiles
         self.reset()
 
     def reset(self) -> None:
@@ -174,6 +198,10 @@ class ListingsApi:
         if missing:
             fail(400, f"Missing required parameter(s): {', '.join(missing)}.")
         fields = _parse_fields(data)
+        self._check_setup(shop_id, fields)
+        listing_type = data.get("type", "physical")
+        if listing_type not in LISTING_TYPES:
+            fail(400, f"Invalid value for type: expected one of {', '.join(LISTING_TYPES)}.")
         quantity = as_int("quantity", data["quantity"], minimum=1, maximum=999)
         price = as_price("price", data["price"])
         skus = _skus(data)
@@ -199,7 +227,8 @@ class ListingsApi:
             "is_taxable": True,
             "is_customizable": False,
             "is_personalizable": False,
-            "listing_type": "physical",
+            "listing_type": listing_type,
+            "readiness_state_id": None,
             "tags": [],
             "materials": [],
             "shipping_profile_id": None,
@@ -229,12 +258,13 @@ class ListingsApi:
         listing = self.owned_listing(request, shop_scoped=True)
         data = request.fields()
         fields = _parse_fields(data)
+        self._check_setup(listing["shop_id"], fields)
         state = data.get("state")
         if state is not None:
             if state not in ("active", "inactive"):
                 fail(400, "Invalid value for state: expected active or inactive.")
-            if state == "active" and not self.images[listing["listing_id"]]:
-                fail(400, "A listing must have at least one image before it can be activated.")
+            if state == "active":
+                self._check_activation({**listing, **fields})
             if state != listing["state"]:
                 if state == "active":
                     self.activations[str(listing["listing_id"])] += 1
@@ -242,6 +272,25 @@ class ListingsApi:
         now = int(time.time())
         listing.update(fields, last_modified_timestamp=now, updated_timestamp=now)
         return Response.json(listing)
+
+    def _check_setup(self, shop_id: int, fields: dict[str, Any]) -> None:
+        for name, kind in _SETUP_FIELDS.items():
+            if fields.get(name) is not None and not self._profiles.has(
+                shop_id, kind, name, fields[name]
+            ):
+                fail(400, f"Invalid value for {name}: {fields[name]} is not one of this shop's.")
+
+    def _check_activation(self, listing: dict[str, Any]) -> None:
+        """What Etsy requires before a listing goes live (MARKETPLACES §6)."""
+        if not self.images[listing["listing_id"]]:
+            fail(400, "A listing must have at least one image before it can be activated.")
+        if listing["listing_type"] != "download":
+            for name, label in (
+                ("shipping_profile_id", "a shipping profile"),
+                ("readiness_state_id", "a processing profile (readiness_state_id)"),
+            ):
+                if not listing.get(name):
+                    fail(400, f"A physical listing must have {label} before it can be activated.")
 
     def delete_listing(self, request: Request) -> Response:
         """https://developers.etsy.com/documentation/reference#operation/deleteListing"""

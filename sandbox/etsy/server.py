@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from sandbox.etsy.common import fail, oauth_fail
 from sandbox.etsy.listing_images import ListingImagesApi
 from sandbox.etsy.listings import ListingsApi
+from sandbox.etsy.profiles import ProfilesApi
 from sandbox.etsy.shops import ShopsApi
 from sandbox.faults import FaultPlan
 from sandbox.oauth import CodeError, TokenStatus, TokenStore, random_token
@@ -77,7 +78,8 @@ class EtsySandbox(SandboxServer):
             rotate_refresh_tokens=True,
             make_token=_etsy_token,
         )
-        self.listings = ListingsApi(self.authenticate, self._owned_shop)
+        self.profiles = ProfilesApi(self._owned_shop)
+        self.listings = ListingsApi(self.authenticate, self._owned_shop, self.profiles)
         self.images = ListingImagesApi(self.listings, self.image_url)
         self.shops = ShopsApi(self.authenticate, self.listings.of_shop, seed)
         super().__init__(host, port, faults=faults, seed=seed)
@@ -104,6 +106,7 @@ class EtsySandbox(SandboxServer):
         self.listings.register(router)
         self.images.register(router)
         self.shops.register(router)
+        self.profiles.register(router)
 
     # -- SandboxServer hooks ---------------------------------------------------------------
 
@@ -118,6 +121,7 @@ class EtsySandbox(SandboxServer):
         }
 
     def reset_state(self) -> None:
+        self.profiles.reset()
         self.listings.reset()
         self.images.reset()
         self.shops.reset()

@@ -202,7 +202,9 @@ class VintedAccount:
         photo_urls: Iterable[str] = ("http://127.0.0.1/seed.jpg",),
         **extra: Any,
     ) -> dict[str, Any]:
-        """A listing that predates Relist (e.g. for sync tests); not in `items_created`."""
+        """A listing that predates Relist (e.g. for sync tests); not in `items_created`. Like
+        every Vinted item it has a catalog and a condition (defaults: jackets, good)."""
+        extra = {"catalog_id": 1206, "status_id": 3, **extra}
         with self._lock:
             photo_ids = tuple(self.add_photo(source_url=url)["id"] for url in photo_urls)
             fields = ItemFields(

@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 PHOTO_FETCH_FAILED = "photo could not be fetched"
 MAX_PER_PAGE = 96  # Vinted's web client never asks for more; larger values are clamped
 _OPTIONAL_IDS = ("catalog_id", "brand_id", "size_id", "status_id", "package_size_id")
+# The upload form's own limits (Vinted has no public API; as its web app enforces them).
+_REQUIRED_IDS = ("catalog_id", "status_id")
+_TEXT_LIMITS = {"title": 100, "description": 2000}
+MAX_COLORS = 2
 _ORDER_TYPES = {"sold": "sold", "purchased": "purchased", "bought": "purchased"}
 
 
@@ -112,6 +116,29 @@ def _parse_price(raw: Any) -> Decimal | None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text_and_required_errors(raw: Mapping[str, Any]) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    for name, limit in _TEXT_LIMITS.items():
+        value = raw.get(name)
+        if not isinstance(value, str) or not value.strip():
+            errors.append({"field": name, "value": "can't be blank"})
+        elif len(value.strip()) > limit:
+            errors.append({"field": name, "value": f"is too long (maximum is {limit} characters)"})
+    for name in _REQUIRED_IDS:
+        if raw.get(name) is None:
+            errors.append({"field": name, "value": "can't be blank"})
+    return errors
+
+
+def _color_errors(color_ids: Any) -> list[dict[str, str]]:
+    """Colours travel as `color_ids`, at most two (MARKETPLACES §6)."""
+    if not isinstance(color_ids, list) or not all(_is_int(c) for c in color_ids):
+        return [{"field": "color_ids", "value": "is invalid"}]
+    if len(color_ids) > MAX_COLORS:
+        return [{"field": "color_ids", "value": f"must contain at most {MAX_COLORS} colours"}]
+    return []
 
 
 def _fields_to_raw(fields: ItemFields) -> dict[str, Any]:
@@ -269,11 +296,7 @@ class VintedApi:
 
     def _parse_item(self, raw: Mapping[str, Any]) -> ItemFields:
         """Validate like Vinted's upload form; all errors are reported at once."""
-        errors: list[dict[str, str]] = []
-        for name in ("title", "description"):
-            value = raw.get(name)
-            if not isinstance(value, str) or not value.strip():
-                errors.append({"field": name, "value": "can't be blank"})
+        errors = _text_and_required_errors(raw)
         price = _parse_price(raw.get("price"))
         if price is None:
             errors.append({"field": "price", "value": "must be greater than 0"})
@@ -285,8 +308,7 @@ class VintedApi:
             if raw.get(name) is not None and not _is_int(raw.get(name)):
                 errors.append({"field": name, "value": "is not a number"})
         color_ids = raw.get("color_ids") or []
-        if not isinstance(color_ids, list) or not all(_is_int(c) for c in color_ids):
-            errors.append({"field": "color_ids", "value": "is invalid"})
+        errors.extend(_color_errors(color_ids))
         if errors or price is None:
             raise _Rejected(_validation_failed(errors))
         return ItemFields(

@@ -4,7 +4,7 @@ from django.forms.models import model_to_dict
 
 from batches.services import batch_create
 from marketplace.models import MarketplaceJob
-from tests.factories.marketplace import ProductFactory, make_job
+from tests.factories.marketplace import make_job, ready_product
 
 VOLATILE = ("id", "batch", "idempotency_key", "expires_at")
 
@@ -16,7 +16,7 @@ def _comparable(job: MarketplaceJob) -> dict:
 
 def test_batch_jobs_equal_single_jobs_but_for_batch_and_keys(tenant, no_broker):
     # given
-    products = [ProductFactory(), ProductFactory()]
+    products = [ready_product(), ready_product()]
     # when
     batch = batch_create(
         product_ids=[p.pk for p in products], marketplaces=["ebay", "etsy"], action="publish"

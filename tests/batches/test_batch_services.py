@@ -12,7 +12,7 @@ from marketplace.models import JobEvent, MarketplaceJob
 from marketplace.services import execution, steps
 from marketplace.services.jobs import job_cancel, job_retry
 from marketplace.states import EventActor, JobStatus
-from tests.factories.marketplace import ProductFactory, job_walk_to, make_batch
+from tests.factories.marketplace import job_walk_to, make_batch, ready_product
 
 S = JobStatus
 
@@ -52,7 +52,7 @@ def test_batch_create_makes_one_job_per_product_and_marketplace(
     tenant, member, no_broker, django_capture_on_commit_callbacks
 ):
     # given three products
-    products = [ProductFactory() for _ in range(3)]
+    products = [ready_product() for _ in range(3)]
 
     # when a publish batch is created for two marketplaces, and its transaction commits
     with django_capture_on_commit_callbacks(execute=True):
@@ -88,7 +88,7 @@ def test_batch_create_makes_one_job_per_product_and_marketplace(
 
 def test_duplicate_product_ids_are_counted_once(tenant):
     # given two products, one listed three times
-    first, second = ProductFactory(), ProductFactory()
+    first, second = ready_product(), ready_product()
 
     # when the batch is created
     batch = batch_create(
@@ -107,7 +107,7 @@ def test_duplicate_product_ids_are_counted_once(tenant):
 
 def test_missing_products_are_listed_and_nothing_is_created(tenant):
     # given one product that exists and two ids that do not
-    product = ProductFactory()
+    product = ready_product()
 
     # when a batch names them all
     with pytest.raises(ValidationFailed) as raised:
@@ -136,7 +136,7 @@ def test_missing_products_are_listed_and_nothing_is_created(tenant):
 )
 def test_invalid_batch_is_refused_and_nothing_is_created(tenant, kwargs, message):
     # given a product
-    product = ProductFactory()
+    product = ready_product()
     request = {"product_ids": [product.pk], "action": "publish", **kwargs}
 
     # when an invalid batch is asked for / then it is refused
@@ -147,7 +147,7 @@ def test_invalid_batch_is_refused_and_nothing_is_created(tenant, kwargs, message
 
 def test_batch_idempotency_key_returns_the_first_batch(tenant):
     # given a batch created with a key
-    products = [ProductFactory().pk for _ in range(2)]
+    products = [ready_product().pk for _ in range(2)]
     first = batch_create(
         product_ids=products, marketplaces=["ebay"], action="publish", idempotency_key="b-1"
     )
@@ -168,7 +168,7 @@ def test_batch_idempotency_key_returns_the_first_batch(tenant):
 
 def test_batch_create_of_200_products_uses_few_queries(tenant, django_assert_max_num_queries):
     # given 200 products
-    product_ids = [ProductFactory().pk for _ in range(200)]
+    product_ids = [ready_product().pk for _ in range(200)]
 
     # when they are published on three marketplaces (600 jobs)
     with django_assert_max_num_queries(15):

@@ -6,17 +6,51 @@ from decimal import Decimal
 from typing import Any
 
 import factory
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from batches.services import batch_create
-from marketplace.models import Listing, MarketplaceJob, MarketplaceTask, Product, ProductImage
+from marketplace import reference_data
+from marketplace.models import (
+    Category,
+    CategoryMapping,
+    Listing,
+    MarketplaceConnection,
+    MarketplaceJob,
+    MarketplaceTask,
+    Product,
+    ProductImage,
+    ValueMapping,
+)
 from marketplace.services.jobs import job_create
 from marketplace.services.transitions import job_transition
 from marketplace.states import EventActor, JobStatus, ListingStatus, TaskStatus, TaskType
 
+DEFAULT_CATEGORY = "mens-coats-jackets"
+
+
+def reference_seed() -> None:
+    """The shop's reference mappings, as provisioning seeds them (idempotent)."""
+    reference_data.seed(
+        category_model=Category,
+        category_mapping_model=CategoryMapping,
+        value_mapping_model=ValueMapping,
+    )
+
+
+def reference_category(code: str = DEFAULT_CATEGORY) -> Category:
+    """A seeded category (seeded again if a test emptied the tables)."""
+    category = Category.objects.filter(code=code).first()
+    if category is None:
+        reference_seed()
+        category = Category.objects.get(code=code)
+    return category
+
 
 class ProductFactory(factory.django.DjangoModelFactory):
+    """A canonical product the reference mappings cover on every marketplace; it has no
+    images (ProductImageFactory, or ready_product)."""
+
     class Meta:
         model = Product
 
@@ -29,6 +63,9 @@ class ProductFactory(factory.django.DjangoModelFactory):
     condition = "used_good"
     brand = "Levi's"
     size = "M"
+    category = factory.LazyFunction(reference_category)
+    colours = factory.LazyFunction(lambda: ["blue"])
+    material = "Cotton"
 
 
 class ProductImageFactory(factory.django.DjangoModelFactory):
@@ -40,6 +77,60 @@ class ProductImageFactory(factory.django.DjangoModelFactory):
     position = factory.Sequence(lambda n: n)
 
 
+# A connection's listing setup as account_setup would choose it (ids as the sandboxes issue).
+READY_SETUP: dict[str, dict[str, str]] = {
+    "ebay": {
+        "fulfillment_policy_id": "6200000001",
+        "payment_policy_id": "6200000002",
+        "return_policy_id": "6200000003",
+        "merchant_location_key": "default-warehouse",
+    },
+    "etsy": {"shipping_profile_id": "190000001", "readiness_state_id": "1400000001"},
+}
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    """A connected eBay or Etsy account with its listing setup chosen."""
+
+    class Meta:
+        model = MarketplaceConnection
+        django_get_or_create = ("marketplace",)
+
+    marketplace = "ebay"
+    access_token = "test-access-token"
+    refresh_token = "test-refresh-token"
+    access_token_expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=2))
+    account_id = factory.LazyAttribute(lambda c: "50000001" if c.marketplace == "etsy" else "")
+    setup = factory.LazyAttribute(lambda c: dict(READY_SETUP.get(c.marketplace, {})))
+
+
+def marketplaces_connect(marketplaces) -> None:
+    """Every marketplace in `marketplaces` connected and set up, as readiness wants it: eBay
+    and Etsy with a connection, Vinted with an extension token of the current tenant."""
+    from tenants.models import ExtensionToken, Membership
+    from tests.factories.tenants import UserFactory
+
+    for marketplace in dict.fromkeys(marketplaces):
+        if marketplace != "vinted":
+            ConnectionFactory(marketplace=marketplace)
+            continue
+        tenant = connection.tenant
+        if ExtensionToken.objects.filter(tenant=tenant, revoked_at__isnull=True).exists():
+            continue
+        user = UserFactory()
+        Membership.objects.get_or_create(tenant=tenant, user=user)
+        ExtensionToken.objects.create(
+            tenant=tenant, user=user, name="tests", digest=f"d-{user.pk}", prefix="rlx_test"
+        )
+
+
+def ready_product(**kwargs: Any) -> Product:
+    """A product with an image: ready wherever the shop is connected."""
+    product = ProductFactory(**kwargs)
+    ProductImageFactory(product=product, position=0)
+    return product
+
+
 def make_job(*, marketplace: str = "ebay", action: str = "publish", **kwargs):
     if "product_id" not in kwargs and action in {"publish", "update", "delete"}:
         kwargs["product_id"] = ProductFactory().pk
@@ -47,7 +138,9 @@ def make_job(*, marketplace: str = "ebay", action: str = "publish", **kwargs):
 
 
 def make_batch(*, products: int = 3, marketplaces=("ebay",), action: str = "publish", **kwargs):
-    product_ids = [ProductFactory().pk for _ in range(products)]
+    """A batch of ready products on connected marketplaces."""
+    marketplaces_connect(marketplaces)
+    product_ids = [ready_product().pk for _ in range(products)]
     return batch_create(
         product_ids=product_ids, marketplaces=list(marketplaces), action=action, **kwargs
     )

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from marketplace.models import MarketplaceJob
+from marketplace.services.account_setup import connection_setup_refresh
 from marketplace.services.connections import TokenGrant, connection_store
 from marketplace.services.ratelimit import redis_client
 from marketplace.states import TERMINAL_JOB_STATUSES
@@ -53,8 +54,10 @@ def celery_worker(worker_env: dict[str, str], django_db_blocker) -> Iterator[Wor
 
 
 @pytest.fixture
-def ebay(ebay_server: EbaySandbox, live_tenant) -> Iterator[EbaySandbox]:
-    """The eBay sandbox, emptied, with the live tenant connected to it."""
+def ebay(ebay_server: EbaySandbox, live_tenant, settings) -> Iterator[EbaySandbox]:
+    """The eBay sandbox, emptied, with the live tenant connected to it and its business
+    policies and location read from it, as at connect time."""
+    settings.EBAY_API_BASE_URL = ebay_server.base_url
     ebay_server.reset()
     tokens = ebay_server.issue_tokens()
     connection_store(
@@ -66,13 +69,17 @@ def ebay(ebay_server: EbaySandbox, live_tenant) -> Iterator[EbaySandbox]:
             refresh_token_expires_in=tokens["refresh_token_expires_in"],
         ),
     )
+    connection_setup_refresh(marketplace="ebay")
     yield ebay_server
     ebay_server.reset()
 
 
 @pytest.fixture
-def etsy(etsy_server: EtsySandbox, live_tenant) -> Iterator[EtsySandbox]:
-    """The Etsy sandbox, emptied, with the live tenant's shop connected to it."""
+def etsy(etsy_server: EtsySandbox, live_tenant, settings) -> Iterator[EtsySandbox]:
+    """The Etsy sandbox, emptied, with the live tenant's shop connected to it and its
+    shipping and processing profiles read from it, as at connect time."""
+    settings.ETSY_API_BASE_URL = etsy_server.base_url
+    settings.ETSY_TOKEN_URL = etsy_server.token_url
     etsy_server.reset()
     # The Etsy budget counts calls per day in Redis: a day of test runs must not spend it.
     budget_keys = list(
@@ -90,6 +97,7 @@ def etsy(etsy_server: EtsySandbox, live_tenant) -> Iterator[EtsySandbox]:
         ),
         account_id=str(tokens["shop_id"]),
     )
+    connection_setup_refresh(marketplace="etsy")
     yield etsy_server
     etsy_server.reset()
 

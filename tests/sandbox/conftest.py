@@ -10,13 +10,16 @@ import pytest
 import requests
 
 from sandbox.ebay import EbaySandbox
+from sandbox.ebay.account import DEFAULT_LOCATION, POLICY_KINDS
 from sandbox.etsy import EtsySandbox
+from sandbox.etsy.profiles import READINESS_STATE_ID, SHIPPING_PROFILE_ID
 from sandbox.images import sample_jpeg
 from sandbox.pytest_plugin import ebay_sandbox, etsy_sandbox
 
 __all__ = ["ebay_sandbox", "etsy_sandbox"]
 
 INVENTORY = "/sell/inventory/v1"
+POLICY_IDS = {kind: row[3] for kind, row in POLICY_KINDS.items()}
 
 
 @pytest.fixture
@@ -60,6 +63,14 @@ def ebay_offer() -> Callable[[str], dict[str, Any]]:
             "categoryId": "11484",
             "listingDescription": "Hand-knitted, size M.",
             "pricingSummary": {"price": {"value": "24.50", "currency": "USD"}},
+            # The seller's seeded business policies and location: eBay publishes nothing
+            # without them.
+            "listingPolicies": {
+                "fulfillmentPolicyId": POLICY_IDS["fulfillment"],
+                "paymentPolicyId": POLICY_IDS["payment"],
+                "returnPolicyId": POLICY_IDS["return"],
+            },
+            "merchantLocationKey": DEFAULT_LOCATION,
         }
 
     return build
@@ -123,6 +134,8 @@ def etsy_draft() -> dict[str, Any]:
         "when_made": "made_to_order",
         "taxonomy_id": "2078",
         "sku": "SKU-1",
+        "shipping_profile_id": str(SHIPPING_PROFILE_ID),
+        "readiness_state_id": str(READINESS_STATE_ID),
     }
 
 

@@ -17,8 +17,12 @@ from marketplace import selectors
 from marketplace.api.serializers.connections import (
     AuthorizationCallbackSerializer,
     AuthorizationStartSerializer,
+    ConnectionSetupChoiceSerializer,
+    ConnectionSetupSerializer,
     ConnectionStateSerializer,
 )
+from marketplace.models import MarketplaceConnection
+from marketplace.services import account_setup
 from marketplace.services import connections as connection_services
 from marketplace.services import oauth as oauth_services
 from marketplace.states import Marketplace
@@ -103,6 +107,59 @@ class ConnectionViewSet(viewsets.ViewSet):
         )
         state = selectors.connection_state_get(tenant=request.tenant, marketplace=marketplace)
         return Response(ConnectionStateSerializer(state).data)
+
+    @extend_schema(
+        operation_id="connections_setup",
+        summary="The listing setup: eBay business policies and location, Etsy profiles.",
+        parameters=[_MARKETPLACE],
+        responses={200: ConnectionSetupSerializer, **errors(404, 422)},
+    )
+    @action(detail=True, methods=["get"], url_path="setup")
+    def setup(self, request: Request, marketplace: str) -> Response:
+        connection = account_setup.connection_setup_get(marketplace=marketplace)
+        return Response(_setup_body(connection))
+
+    @extend_schema(
+        operation_id="connections_setup_choose",
+        summary="Choose the policies / profiles / location sent on every listing.",
+        parameters=[_MARKETPLACE],
+        request=ConnectionSetupChoiceSerializer,
+        responses={200: ConnectionSetupSerializer, **errors(404, 422)},
+    )
+    @setup.mapping.patch
+    def setup_choose(self, request: Request, marketplace: str) -> Response:
+        body = ConnectionSetupChoiceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        connection = account_setup.connection_setup_choose(
+            marketplace=marketplace, choices=body.validated_data["setup"]
+        )
+        return Response(_setup_body(connection))
+
+    @extend_schema(
+        operation_id="connections_setup_refresh",
+        summary="Read the setup from the marketplace again (also done at connect time).",
+        parameters=[_MARKETPLACE],
+        request=None,
+        responses={200: ConnectionSetupSerializer, **errors(404, 422, 503)},
+    )
+    @action(detail=True, methods=["post"], url_path="setup/refresh")
+    def setup_refresh(self, request: Request, marketplace: str) -> Response:
+        connection = account_setup.connection_setup_refresh(marketplace=marketplace)
+        return Response(_setup_body(connection))
+
+
+def _setup_body(connection: MarketplaceConnection) -> dict[str, object]:
+    return dict(
+        ConnectionSetupSerializer(
+            {
+                "marketplace": connection.marketplace,
+                "setup": connection.setup,
+                "setup_options": connection.setup_options,
+                "missing": account_setup.connection_setup_missing(connection),
+                "setup_read_at": connection.setup_read_at,
+            }
+        ).data
+    )
 
 
 def _redirect_uri(request: Request, marketplace: str) -> str:

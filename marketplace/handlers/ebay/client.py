@@ -13,6 +13,7 @@ from marketplace.services.ratelimit import TokenBucketLimiter
 
 INVENTORY = "/sell/inventory/v1"
 FULFILLMENT = "/sell/fulfillment/v1"
+ACCOUNT = "/sell/account/v1"
 USER_ERROR = 25002  # a generic "user error"; "Offer entity already exists" is one of them
 NOT_FOUND_IDS = frozenset({25710, 25713})
 
@@ -119,3 +120,38 @@ class EbayClient(MarketplaceHttpClient):
                 "offset": offset,
             },
         )
+
+    # --- account setup: business policies and inventory locations --------------------------
+
+    # https://developer.ebay.com/api-docs/sell/account/resources/fulfillment_policy/methods/getFulfillmentPolicies
+    def fulfillment_policies(self, marketplace_id: str) -> list[dict[str, Any]]:
+        body = self.json(
+            "GET", f"{ACCOUNT}/fulfillment_policy", params={"marketplace_id": marketplace_id}
+        )
+        return list(body.get("fulfillmentPolicies") or [])
+
+    # https://developer.ebay.com/api-docs/sell/account/resources/payment_policy/methods/getPaymentPolicies
+    def payment_policies(self, marketplace_id: str) -> list[dict[str, Any]]:
+        body = self.json(
+            "GET", f"{ACCOUNT}/payment_policy", params={"marketplace_id": marketplace_id}
+        )
+        return list(body.get("paymentPolicies") or [])
+
+    # https://developer.ebay.com/api-docs/sell/account/resources/return_policy/methods/getReturnPolicies
+    def return_policies(self, marketplace_id: str) -> list[dict[str, Any]]:
+        body = self.json(
+            "GET", f"{ACCOUNT}/return_policy", params={"marketplace_id": marketplace_id}
+        )
+        return list(body.get("returnPolicies") or [])
+
+    # https://developer.ebay.com/api-docs/sell/inventory/resources/location/methods/getInventoryLocations
+    def inventory_locations(self) -> list[dict[str, Any]]:
+        locations: list[dict[str, Any]] = []
+        while True:
+            body = self.json(
+                "GET", f"{INVENTORY}/location", params={"limit": 100, "offset": len(locations)}
+            )
+            page = list(body.get("locations") or [])
+            locations.extend(page)
+            if not page or len(locations) >= int(body.get("total", 0)):
+                return locations

@@ -22,6 +22,8 @@ from marketplace.handlers.ebay.client import (
 )
 from marketplace.handlers.ebay.orders import order_input
 from marketplace.handlers.registry import register
+from marketplace.rendering.mappings import Mappings
+from marketplace.services.connections import connection_get_usable
 from marketplace.services.listings import listing_record
 from marketplace.states import ListingStatus
 from sales.services.cursor import sync_cursor_since
@@ -29,6 +31,24 @@ from sales.services.sync import sync_days, sync_listings_record, sync_orders_rec
 
 PAGE = 100
 LISTING_URL = "https://www.ebay.com/itm/{listing_id}"
+
+
+def _setup() -> dict[str, Any]:
+    """The connection's chosen business policies and inventory location."""
+    return dict(connection_get_usable(marketplace="ebay").setup)
+
+
+def _offer_body(ctx: JobContext) -> dict[str, Any]:
+    """The offer through the shop's mappings, with the connection's policies and location:
+    without them eBay refuses to publish, so this fails before creating anything."""
+    setup = ctx.client(_setup)
+    if lacking := [k for k in (*payloads.SETUP_KEYS, payloads.LOCATION_KEY) if not setup.get(k)]:
+        raise PermanentMarketplaceError(
+            "The eBay connection has no business policies or inventory location chosen: "
+            "read the account setup (POST /api/connections/ebay/setup/refresh/) and choose them.",
+            details={"missing": lacking},
+        )
+    return payloads.offer(ctx.require_product(), ctx.client(Mappings.load), setup)
 
 
 def _offer_id(client: EbayClient, ctx: JobContext, step: StepInput) -> str:
@@ -40,7 +60,7 @@ def _offer_id(client: EbayClient, ctx: JobContext, step: StepInput) -> str:
     if step.maybe_applied_before and (found := client.find_offer(product.sku)) is not None:
         return str(found["offerId"])
     try:
-        return client.create_offer(payloads.offer(product))
+        return client.create_offer(_offer_body(ctx))
     except PermanentMarketplaceError as error:
         if not is_offer_exists(error):
             raise
@@ -53,7 +73,8 @@ def _offer_id(client: EbayClient, ctx: JobContext, step: StepInput) -> str:
 def _put_inventory_item(client: EbayClient, ctx: JobContext) -> dict[str, Any]:
     """The inventory item is created or replaced by SKU: repeating it is always safe."""
     product = ctx.require_product()
-    client.put_inventory_item(product.sku, payloads.inventory_item(product, ctx.image_urls))
+    body = payloads.inventory_item(product, ctx.image_urls, ctx.client(Mappings.load))
+    client.put_inventory_item(product.sku, body)
     return {"sku": product.sku}
 
 
@@ -139,7 +160,7 @@ class EbayUpdate:
             raise PermanentMarketplaceError(
                 f"eBay has no offer for SKU {product.sku}: publish it first."
             )
-        client.update_offer(str(offer["offerId"]), payloads.offer(product))
+        client.update_offer(str(offer["offerId"]), _offer_body(ctx))
         return {"offer_id": str(offer["offerId"])}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -165,6 +165,21 @@ class EtsyClient(MarketplaceHttpClient):
             data={"rank": str(rank), "overwrite": "true"},
         )
 
+    # --- shop setup: shipping, processing and return profiles -------------------------------
+
+    def shipping_profiles(self) -> list[dict[str, Any]]:
+        """https://developers.etsy.com/documentation/reference#operation/getShopShippingProfiles"""
+        return self.json("GET", f"{self.shop}/shipping-profiles").get("results") or []
+
+    def readiness_state_definitions(self) -> list[dict[str, Any]]:
+        """Processing profiles: a physical listing needs one (`readiness_state_id`).
+        https://developers.etsy.com/documentation/reference#operation/getShopReadinessStateDefinitions"""
+        return self.json("GET", f"{self.shop}/readiness-state-definitions").get("results") or []
+
+    def return_policies(self) -> list[dict[str, Any]]:
+        """https://developers.etsy.com/documentation/reference#operation/getShopReturnPolicies"""
+        return self.json("GET", f"{self.shop}/policies/return").get("results") or []
+
     # --- shop and receipts -----------------------------------------------------------------
 
     def get_shop(self) -> dict[str, Any]:

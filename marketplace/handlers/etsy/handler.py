@@ -17,6 +17,8 @@ from marketplace.handlers.etsy.client import PAGE_LIMIT, EtsyClient
 from marketplace.handlers.etsy.imports import imported_item
 from marketplace.handlers.etsy.orders import order_input
 from marketplace.handlers.registry import register
+from marketplace.rendering.mappings import Mappings
+from marketplace.services.connections import connection_get_usable
 from marketplace.services.listings import listing_record
 from marketplace.states import ListingStatus
 from sales.services.cursor import sync_cursor_since
@@ -25,6 +27,11 @@ from sales.services.sync import sync_days, sync_listings_record, sync_orders_rec
 SHOP = "/application/shops/{shop_id}"
 SHOP_LISTING = SHOP + "/listings/{listing_id}"
 APP_LISTING = "/application/listings/{listing_id}"
+
+
+def _setup() -> dict[str, Any]:
+    """The connection's chosen shipping profile, processing profile and return policy."""
+    return dict(connection_get_usable(marketplace="etsy").setup)
 
 
 def _listing_result(listing: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -103,7 +110,17 @@ class EtsyPublish:
         # An earlier attempt may have created the draft and lost the answer: adopt it.
         if step.maybe_applied_before and (found := client.find_listing_by_sku(product.sku)):
             return _listing_result(found, reconciled=True)
-        return _listing_result(client.create_draft_listing(payloads.draft_listing(product)))
+        setup = ctx.client(_setup)
+        if lacking := [key for key in payloads.SETUP_KEYS if not setup.get(key)]:
+            # Etsy would create the draft and then refuse to activate it.
+            raise PermanentMarketplaceError(
+                "The Etsy connection has no shipping profile or processing profile chosen: "
+                "read the account setup (POST /api/connections/etsy/setup/refresh/) and "
+                "choose them.",
+                details={"missing": lacking},
+            )
+        body = payloads.draft_listing(product, ctx.client(Mappings.load), setup)
+        return _listing_result(client.create_draft_listing(body))
 
     @staticmethod
     def _upload(client: EtsyClient, draft: dict[str, Any], step: StepInput) -> dict[str, Any]:
@@ -173,7 +190,8 @@ class EtsyUpdate:
             raise PermanentMarketplaceError(
                 f"Etsy has no listing for SKU {product.sku}: publish it first."
             )
-        return _listing_result(client.update_listing(listing_id, payloads.listing_update(product)))
+        body = payloads.listing_update(product, ctx.client(Mappings.load))
+        return _listing_result(client.update_listing(listing_id, body))
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         product = ctx.require_product()

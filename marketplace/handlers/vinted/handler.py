@@ -15,6 +15,7 @@ from marketplace.handlers.vinted import payloads
 from marketplace.handlers.vinted.client import VintedClient
 from marketplace.handlers.vinted.imports import imported_item
 from marketplace.handlers.vinted.orders import order_input
+from marketplace.rendering.mappings import Mappings
 from marketplace.services.listings import listing_record
 from marketplace.states import ListingStatus, TaskType
 from sales.services.cursor import sync_cursor_since
@@ -24,9 +25,33 @@ PER_PAGE = 96
 ITEMS = "/api/v2/item_upload/items"
 
 
+def _explained(error: PermanentMarketplaceError) -> PermanentMarketplaceError:
+    """The error with Vinted's own code and field errors in its message: the relay keeps
+    Vinted's body in `details`, and a job's error message is what a user reads."""
+    body = error.details if isinstance(error.details, dict) else {}
+    parts = [f"{e.get('field')} {e.get('value')}" for e in body.get("errors") or []]
+    if not parts and body.get("message") and body.get("message") not in error.message:
+        parts.append(str(body["message"]))
+    if "code" not in body and not parts:
+        return error
+    code = f"Vinted code {body['code']}" if "code" in body else "Vinted"
+    message = (
+        f"{error.message} ({code}: {'; '.join(parts)})" if parts else f"{error.message} ({code})"
+    )
+    return type(error)(message, status=error.status, details=body)
+
+
+class _ExplainingClient(VintedClient):
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return super().call(method, path, **kwargs)
+        except PermanentMarketplaceError as error:
+            raise _explained(error) from error
+
+
 def _client(ctx: JobContext) -> VintedClient:
     timeout = ctx.job.action_type.step_timeout.total_seconds()
-    return VintedClient(tenant=ctx.tenant_schema, timeout_s=timeout)
+    return _ExplainingClient(tenant=ctx.tenant_schema, timeout_s=timeout)
 
 
 def _wardrobe(client: VintedClient) -> list[dict[str, Any]]:
@@ -59,7 +84,8 @@ class VintedPublish:
             return []  # already published: never twice
         if not ctx.image_urls:
             raise PermanentMarketplaceError("Vinted needs at least one photo of the product.")
-        count = len(ctx.image_urls)
+        images = payloads.images(ctx.image_urls)
+        count = len(images)
         photos = [
             StepPlan(
                 f"upload_photo_{n}",
@@ -69,7 +95,7 @@ class VintedPublish:
                 http_method="POST",
                 http_path="/api/v2/photos",
             )
-            for n, url in enumerate(ctx.image_urls, start=1)
+            for n, url in enumerate(images, start=1)
         ]
         create = StepPlan(
             "create_item",
@@ -92,12 +118,15 @@ class VintedPublish:
             for item in _wardrobe(client):
                 if payloads.sku_of(item) == product.sku:
                     return {"item_id": int(item["id"]), "url": item.get("url", ""), "adopted": True}
-        photo_ids = [
-            int(result["photo_id"])
-            for name, result in sorted(step.previous.items())
+        # By photo number, not by name: "upload_photo_10" sorts before "upload_photo_2".
+        uploads = {
+            int(name.removeprefix("upload_photo_")): int(result["photo_id"])
+            for name, result in step.previous.items()
             if name.startswith("upload_photo_")
-        ]
-        item = client.call("POST", ITEMS, body=payloads.item_upload(product, photo_ids))["item"]
+        }
+        photo_ids = [uploads[n] for n in sorted(uploads)]
+        body = payloads.item_upload(product, photo_ids, ctx.client(Mappings.load))
+        item = client.call("POST", ITEMS, body=body)["item"]
         return {"item_id": int(item["id"]), "url": item.get("url", "")}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -130,7 +159,7 @@ class VintedUpdate:
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
         item_id = _item_id(ctx)
-        body = {"item": payloads.item_fields(ctx.require_product())}
+        body = {"item": payloads.item_fields(ctx.require_product(), ctx.client(Mappings.load))}
         _client(ctx).call("PUT", f"{ITEMS}/{item_id}", body=body)
         return {"item_id": item_id}
 

@@ -6,10 +6,16 @@ import re
 import pytest
 
 from batches.models import BatchJob
-from marketplace.models import JobEvent, MarketplaceJob, Product
+from marketplace.models import JobEvent, MarketplaceJob, Product, ProductImage
 from tenants.context import tenant_context
 from tests.api_support import FORBIDDEN, NOT_FOUND, error
-from tests.factories.marketplace import ProductFactory, job_walk_to, make_batch
+from tests.factories.marketplace import (
+    ProductFactory,
+    job_walk_to,
+    make_batch,
+    ready_product,
+    reference_category,
+)
 
 BATCH_FIELDS = {
     "batch_id",
@@ -32,6 +38,7 @@ BATCH_FIELDS = {
     "finished_at",
     "enqueued_at",
 }
+CREATED_FIELDS = {*BATCH_FIELDS, "skipped"}
 
 
 def _jobs(batch_id: str) -> list[MarketplaceJob]:
@@ -45,7 +52,7 @@ def test_create_makes_one_job_per_product_and_marketplace_and_enqueues_after_com
     tenant, api_client, member, no_broker, django_capture_on_commit_callbacks
 ):
     # given three products
-    products = [ProductFactory() for _ in range(3)]
+    products = [ready_product() for _ in range(3)]
 
     # when the member creates a publish batch on eBay and Etsy
     with django_capture_on_commit_callbacks(execute=True):
@@ -63,7 +70,8 @@ def test_create_makes_one_job_per_product_and_marketplace_and_enqueues_after_com
     assert response.status_code == 201
     body = response.json()
     batch = BatchJob.objects.get()
-    assert set(body) == BATCH_FIELDS
+    assert set(body) == CREATED_FIELDS
+    assert body["skipped"] == []
     assert re.fullmatch(r"publish_\d{8}_\d{6}_[0-9a-f]{8}", body["batch_id"])
     assert {k: body[k] for k in BATCH_FIELDS - {"batch_id", "created_at"}} == {
         "marketplaces": ["ebay", "etsy"],
@@ -96,7 +104,11 @@ def test_a_ten_thousand_job_batch_is_created_in_a_bounded_number_of_queries(
     tenant, api_client, django_assert_max_num_queries
 ):
     # given 5,000 products (built by the factory, inserted in bulk)
-    products = Product.objects.bulk_create(ProductFactory.build_batch(5_000))
+    category = reference_category()
+    products = Product.objects.bulk_create(ProductFactory.build_batch(5_000, category=category))
+    ProductImage.objects.bulk_create(
+        ProductImage(product=p, url=f"http://127.0.0.1:9/{p.pk}.jpg", position=0) for p in products
+    )
     body = {
         "product_ids": [p.pk for p in products],
         "marketplaces": ["ebay", "etsy"],
@@ -166,7 +178,7 @@ def test_create_refuses_invalid_batches(tenant, api_client, body, expected):
 
 def test_create_refuses_an_action_a_marketplace_lacks(tenant, api_client):
     # given a product
-    product = ProductFactory()
+    product = ready_product()
 
     # when a batch asks Vinted for Etsy's get_shop / then 400 names the pair
     response = api_client.post(
@@ -184,7 +196,7 @@ def test_create_refuses_an_action_a_marketplace_lacks(tenant, api_client):
 
 def test_repeat_with_the_same_key_returns_the_first_response(tenant, api_client):
     # given a batch created with an Idempotency-Key, then cancelled
-    products = [ProductFactory() for _ in range(2)]
+    products = [ready_product() for _ in range(2)]
     body = {"product_ids": [p.pk for p in products], "marketplaces": ["ebay"], "action": "publish"}
     first = api_client.post("/api/batches/", body, HTTP_IDEMPOTENCY_KEY="sale-1")
     api_client.post(f"/api/batches/{first.json()['batch_id']}/cancel/")
@@ -211,7 +223,7 @@ def test_repeat_with_the_same_key_returns_the_first_response(tenant, api_client)
 )
 def test_same_key_with_a_different_body_is_refused(tenant, api_client, change):
     # given a batch created with a key
-    products = [ProductFactory() for _ in range(2)]
+    products = [ready_product() for _ in range(2)]
     body = {"product_ids": [p.pk for p in products], "marketplaces": ["ebay"], "action": "publish"}
     first = api_client.post("/api/batches/", body, HTTP_IDEMPOTENCY_KEY="sale-2")
 
@@ -369,7 +381,7 @@ def test_cancel_twice_is_a_conflict(tenant, api_client):
 def test_viewer_cannot_create_or_cancel(tenant, viewer, method, path):
     # given a batch
     batch = make_batch(products=1)
-    body = {"product_ids": [ProductFactory().pk], "marketplaces": ["ebay"], "action": "publish"}
+    body = {"product_ids": [ready_product().pk], "marketplaces": ["ebay"], "action": "publish"}
 
     # when a viewer writes / then 403, and the batch is as it was
     response = getattr(viewer, method)(path.format(b=batch.batch_id), body)
@@ -397,7 +409,7 @@ def test_member_of_a_on_bs_host_gets_404_and_changes_nothing(
     # given a batch in B
     with tenant_context(other_tenant.schema_name):
         batch_b = make_batch(products=1)
-        product_b = ProductFactory()
+        product_b = ready_product()
     body = {"product_ids": [product_b.pk], "marketplaces": ["ebay"], "action": "publish"}
 
     # when A's member calls B's host with A's token

@@ -17,12 +17,14 @@ from marketplace.handlers.etsy.orders import order_input
 from marketplace.models import Listing, MarketplaceJob
 from marketplace.states import ListingStatus
 from sales.services.orders import LineData, OrderInput
-from tests.factories.marketplace import ProductFactory
+from tests.factories.mappings import canonical_product, reference_mappings
+
+MAPPINGS = reference_mappings()
+SETUP = {"shipping_profile_id": "190000001", "readiness_state_id": "1400000001"}
 
 
 def _product(**kwargs):
-    defaults = {"sku": "SKU-1", "title": "Denim jacket", "price": Decimal("25.00")}
-    return ProductFactory.build(**{**defaults, **kwargs})
+    return canonical_product(**kwargs)
 
 
 def _response(status: int, body: bytes, content_type: str = "application/json"):
@@ -46,10 +48,15 @@ def _context(*, images: int = 0, listing: Listing | None = None) -> JobContext:
 # --- request bodies --------------------------------------------------------------------------
 
 
-def test_draft_listing_has_etsy_required_fields_and_the_sku():
+def test_draft_listing_comes_from_the_canonical_product_through_the_mappings():
     # given / when
-    body = payloads.draft_listing(_product(description="Lightly worn.", quantity=2))
-    # then
+    body = payloads.draft_listing(
+        _product(description="Lightly worn.", quantity=2),
+        MAPPINGS,
+        {**SETUP, "return_policy_id": "77"},
+    )
+    # then: Etsy's required fields, the taxonomy node of the category, the shop's profiles,
+    # tags from what describes the product
     assert body == {
         "quantity": "2",
         "title": "Denim jacket",
@@ -57,29 +64,36 @@ def test_draft_listing_has_etsy_required_fields_and_the_sku():
         "price": "25.00",
         "who_made": "someone_else",
         "when_made": "2010_2019",
-        "taxonomy_id": "1",
+        "taxonomy_id": "449",
         "is_supply": "false",
+        "type": "physical",
         "sku": "SKU-1",
+        "shipping_profile_id": "190000001",
+        "readiness_state_id": "1400000001",
+        "return_policy_id": "77",
+        "tags": "Levi's,Men's coats jackets,Blue,Cotton,size M",
+        "materials": "Cotton",
     }
 
 
 def test_draft_listing_takes_product_overrides_and_etsy_limits():
     # given
     product = _product(
-        title="x" * 200,
+        title="word " * 40,
         description="",
         attributes={
             "etsy_who_made": "i_did",
             "etsy_when_made": "made_to_order",
             "etsy_taxonomy_id": 1429,
-            "etsy_tags": [f"tag{n}" for n in range(15)],
+            "etsy_tags": [f"tag{n}" for n in range(15)] + ["a tag far longer than twenty"],
         },
     )
     # when
-    body = payloads.draft_listing(product)
+    body = payloads.draft_listing(product, MAPPINGS, SETUP)
     # then
-    assert len(body["title"]) == payloads.TITLE_MAX
-    assert body["description"] == "x" * 200
+    assert len(body["title"]) <= payloads.TITLE_MAX
+    assert body["title"].endswith("word")
+    assert body["description"] == product.title.strip()
     assert (body["who_made"], body["when_made"], body["taxonomy_id"]) == (
         "i_did",
         "made_to_order",
@@ -88,11 +102,40 @@ def test_draft_listing_takes_product_overrides_and_etsy_limits():
     assert body["tags"] == ",".join(f"tag{n}" for n in range(13))
 
 
+def test_tags_are_at_most_thirteen_of_at_most_twenty_characters_without_refused_signs():
+    # given
+    product = _product(attributes={"etsy_tags": ["Levi's® 501 (vintage!) denim jacket", "ok"]})
+    # when
+    tags = payloads.tags(product, MAPPINGS)
+    # then
+    assert tags[:2] == ["Levi's® 501 vintage", "ok"]
+    assert len(tags) <= payloads.TAGS_MAX
+    assert all(len(tag) <= payloads.TAG_LENGTH_MAX for tag in tags)
+
+
+@pytest.mark.parametrize(
+    ("changes", "images", "codes"),
+    [
+        pytest.param({}, 1, [], id="ready"),
+        pytest.param({}, 0, ["no_images"], id="no-images"),
+        pytest.param({"category": None}, 1, ["no_category"], id="no-category"),
+        pytest.param({"price": Decimal("0.10")}, 1, ["price_out_of_bounds"], id="price"),
+    ],
+)
+def test_missing_names_what_etsy_would_refuse(changes, images, codes):
+    urls = [f"http://127.0.0.1/{n}.jpg" for n in range(images)]
+    assert [r.code for r in payloads.missing(_product(**changes), MAPPINGS, urls)] == codes
+
+
 def test_listing_update_leaves_price_and_quantity_to_the_inventory():
     # given / when
-    body = payloads.listing_update(_product(description="Blue."))
+    body = payloads.listing_update(_product(description="Blue."), MAPPINGS)
     # then
-    assert body == {"title": "Denim jacket", "description": "Blue."}
+    assert body == {
+        "title": "Denim jacket",
+        "description": "Blue.",
+        "tags": "Levi's,Men's coats jackets,Blue,Cotton,size M",
+    }
 
 
 def test_inventory_is_one_product_with_one_offering():
