@@ -22,7 +22,9 @@ from tenants.services import tenant_provision
 from tests.factories.tenants import MembershipFactory, UserFactory
 
 TENANT_SCHEMAS = {"test_shop_a": "shop-a.test.localhost", "test_shop_b": "shop-b.test.localhost"}
-_TENANT_TABLE_APPS = ("marketplace", "batches", "sales")
+_TENANT_TABLE_APPS = ("marketplace_", "batches_", "sales_")
+# Shared apps whose names start like a tenant app's: their tables live in public only.
+_SHARED_TABLE_PREFIXES = ("sales_schedule_",)
 # Seeded at provisioning (marketplace.reference_data): a live test keeps them, as a shop would.
 _REFERENCE_TABLES = frozenset(
     {"marketplace_category", "marketplace_categorymapping", "marketplace_valuemapping"}
@@ -76,7 +78,9 @@ def truncate_tenant_tables(tenant: Tenant) -> None:
     tables = [
         table
         for table in connection.introspection.table_names()
-        if table.startswith(_TENANT_TABLE_APPS) and table not in _REFERENCE_TABLES
+        if table.startswith(_TENANT_TABLE_APPS)
+        and not table.startswith(_SHARED_TABLE_PREFIXES)
+        and table not in _REFERENCE_TABLES
     ]
     with connection.cursor() as cursor:
         cursor.execute(
