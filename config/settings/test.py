@@ -14,6 +14,7 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("VINTED_MIN_SPACING_S", "0")
 os.environ.setdefault("VINTED_SPACING_JITTER_S", "0")
 os.environ.setdefault("VINTED_ACK_TIMEOUT_S", "2")
+os.environ.setdefault("LOG_FORMAT", "console")
 
 from config.settings.base import *  # noqa: F403
 

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from batches.counters import batch_counters_apply, transition_deltas
+from core import metrics
 from core.errors import InvalidTransition
 from marketplace.models import JobEvent, MarketplaceJob
 from marketplace.models.jobs import TRANSITION_UPDATE_FIELDS
@@ -97,6 +98,7 @@ def job_transition(
         "job.transition",
         extra={"job": job.pk, "from": from_status, "to": job.status, "actor": actor},
     )
+    metrics.job_transitioned(job, from_status=from_status, now=now)
     return job
 
 
@@ -153,4 +155,7 @@ def jobs_bulk_transition(
         batch_counters_apply(batch_id=batch_id, deltas=dict(deltas), started=False, now=now)
         live_batch_changed(batch_id)
     logger.info("jobs.bulk_transition", extra={"transition": name, "count": len(ids)})
+    metrics.record_bulk_transition(
+        from_statuses=[status for _, status, _ in rows], to_status=target
+    )
     return ids
