@@ -4,7 +4,7 @@ import secrets
 from datetime import datetime
 from functools import partial
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -37,7 +37,7 @@ def batch_create(
     marketplaces: list[str],
     action: str,
     priority: int | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     idempotency_key: str | None = None,
 ) -> BatchJob:
     """Create one job per product × marketplace with bulk inserts; enqueue after commit, in
@@ -195,9 +195,7 @@ def batch_enqueue_jobs(*, batch_pk: int) -> int:
     return sent
 
 
-def batch_cancel(
-    *, batch_pk: int, actor: EventActor, user: AbstractBaseUser | None = None
-) -> BatchJob:
+def batch_cancel(*, batch_pk: int, actor: EventActor, user: User | None = None) -> BatchJob:
     """Cancel pending and paused jobs now; running ones stop at their next step boundary."""
     now = timezone.now()
     with transaction.atomic():

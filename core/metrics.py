@@ -214,7 +214,7 @@ def job_action(job: "MarketplaceJob") -> str:
     # is a small, seeded table) avoids a query per transition.
     from marketplace.models import MarketplaceJob  # noqa: PLC0415 - apps load after this module
 
-    if MarketplaceJob.action_type.is_cached(job):  # type: ignore[attr-defined]
+    if MarketplaceJob.action_type.is_cached(job):
         return str(job.action_type.code)
     return action_code(job.action_type_id)
 

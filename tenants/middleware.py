@@ -38,7 +38,7 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
             TenantNotFound("No shop is served at this host.", details={"host": hostname})
         )
 
-    def setup_url_routing(self, request: HttpRequest, force_public: bool = False) -> None:  # type: ignore[override]
+    def setup_url_routing(self, request: HttpRequest, force_public: bool = False) -> None:
         tenant = getattr(request, "tenant", None)
         if tenant is not None and not force_public and not schema_exists(tenant.schema_name):
             # Raised here, rendered by process_exception-free path below.

@@ -8,7 +8,7 @@ import email.utils
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import requests
 from django.conf import settings
@@ -114,7 +114,7 @@ class MarketplaceHttpClient:
         response = self.request(method, path, **kwargs)
         if response.status_code == 204 or not response.content:
             return {}
-        return response.json()
+        return cast("dict[str, Any]", response.json())
 
     def _send(
         self,

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
@@ -54,7 +54,7 @@ def job_transition(
     name: str,
     actor: EventActor,
     now: datetime,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     reason: str = "",
     **kwargs: Any,
 ) -> MarketplaceJob:
@@ -109,7 +109,7 @@ def jobs_bulk_transition(
     actor: EventActor,
     now: datetime,
     reason: str,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     updates: dict[str, Any] | None = None,
     sources: Iterable[str] | None = None,
 ) -> list[int]:
