@@ -226,7 +226,7 @@ def explain(seeded: Seeded, *, web_port: int, flower_port: int | None) -> None:
         f'\'{{"product_ids": [{seeded.product_ids[0]}], "marketplaces": ["ebay"], '
         f'"action": "update"}}\' \'{web}/api/batches/\'',
         f"    curl -s http://localhost:{web_port}/metrics | grep ^relist_",
-        "  manage.py finds the demo's database through var/demo.env, e.g.:",
-        "    .venv/bin/python manage.py showmigrations --database default | head",
+        "  manage.py finds the demo's database through var/demo.env:",
+        "    .venv/bin/python manage.py shell",
     ]
     print("\n".join(lines), flush=True)
