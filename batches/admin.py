@@ -16,6 +16,7 @@ from batches.states import TERMINAL_BATCH_STATUSES
 from core.admin import TenantSchemaAdmin
 from core.errors import InvalidTransition, NotFound
 from core.logging import bind
+from core.users import acting_user
 from marketplace.states import EventActor
 
 logger = logging.getLogger(__name__)
@@ -143,7 +144,9 @@ class BatchJobAdmin(TenantSchemaAdmin):
         for pk, batch_id in batches:
             with bind(batch=pk, operator=request.user.pk):
                 try:
-                    batch = batch_cancel(batch_pk=pk, actor=EventActor.OPERATOR, user=request.user)
+                    batch = batch_cancel(
+                        batch_pk=pk, actor=EventActor.OPERATOR, user=acting_user(request)
+                    )
                 except (InvalidTransition, NotFound) as error:
                     self.message_user(request, f"{batch_id}: {error.message}", messages.ERROR)
                     continue

@@ -3,7 +3,7 @@ atomic increments, so they always equal a recount (DESIGN §2)."""
 
 from datetime import datetime
 
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, Expression, F, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThanOrEqual
 
@@ -47,7 +47,7 @@ def batch_counters_apply(
     processed = new["completed_count"] + new["failed_count"]
     processed = processed + new["cancelled_count"] + new["expired_count"]
     done = GreaterThanOrEqual(processed, F("total_count"))
-    updates = {field: new[field] for field in deltas}
+    updates: dict[str, Expression] = {field: new[field] for field in deltas}
     updates["status"] = batch_status_expression(
         completed=new["completed_count"], processed=processed, started=started
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import partial
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -54,7 +54,7 @@ def batch_create(
     marketplaces: list[str],
     action: str,
     priority: int | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     idempotency_key: str | None = None,
     not_ready: str = NotReadyMode.REFUSE,
 ) -> BatchJob:
@@ -76,7 +76,7 @@ def batch_create_checked(
     marketplaces: list[str],
     action: str,
     priority: int | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     idempotency_key: str | None = None,
     not_ready: str = NotReadyMode.REFUSE,
 ) -> BatchCreation:
@@ -269,9 +269,7 @@ def batch_enqueue_jobs(*, batch_pk: int) -> int:
     return sent
 
 
-def batch_cancel(
-    *, batch_pk: int, actor: EventActor, user: AbstractBaseUser | None = None
-) -> BatchJob:
+def batch_cancel(*, batch_pk: int, actor: EventActor, user: User | None = None) -> BatchJob:
     """Cancel pending and paused jobs now; running ones stop at their next step boundary."""
     now = timezone.now()
     with transaction.atomic():

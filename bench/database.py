@@ -94,7 +94,8 @@ def server_settings() -> dict[str, str]:
     """The PostgreSQL settings that decide what a commit costs, printed with the figures."""
     names = ("synchronous_commit", "fsync", "max_connections", "shared_buffers")
     with _admin() as conn:
-        return {name: str(conn.execute(f"SHOW {name}").fetchone()[0]) for name in names}
+        rows = {name: conn.execute(f"SHOW {name}").fetchone() for name in names}
+        return {name: str(row[0]) if row else "?" for name, row in rows.items()}
 
 
 def latency_probe(dsn: str) -> dict[str, float]:

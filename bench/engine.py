@@ -127,6 +127,7 @@ class _BatchWatch:
             f"FROM {self.table} WHERE id = %s",
             [self.batch_pk],
         ).fetchone()
+        assert row is not None, f"batch {self.batch_pk} is gone"
         self.status = row[0]
         return int(row[1])
 

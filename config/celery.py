@@ -29,3 +29,17 @@ def _recycle_stale_connections(**_: object) -> None:
     from django.db import close_old_connections  # noqa: PLC0415 - apps load after this module
 
     close_old_connections()
+
+
+@task_prerun.connect
+def _bind_log_context(task_id: str, task: object, kwargs: dict | None = None, **_: object) -> None:
+    from core.logging import task_context_bind  # noqa: PLC0415
+
+    task_context_bind(task_id=task_id, task_name=getattr(task, "name", ""), kwargs=kwargs or {})
+
+
+@task_postrun.connect
+def _clear_log_context(**_: object) -> None:
+    from core.logging import task_context_clear  # noqa: PLC0415
+
+    task_context_clear()

@@ -2,13 +2,13 @@
 catch-all closes the list, and the handlers cover what Django renders itself."""
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api.views import api_not_found
 from core.health import health
 
-api_urlpatterns = [
+api_urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("marketplace.api.urls")),
     path("", include("batches.api.urls")),
     path("", include("sales.api.urls")),

@@ -8,11 +8,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api.views import api_not_found
 from core.health import health
+from core.metrics import metrics_view
 from marketplace.api.views.ebay_notifications import EbayAccountDeletionView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus, operators only
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls"), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # eBay calls this once for the whole application (marketplace account deletion).

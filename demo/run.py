@@ -2,6 +2,7 @@
 
 Imported after the environment is set (demo/__main__.py)."""
 
+import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import requests
 
 django.setup()
 
+from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Count, F, Max, Min, Q, Sum  # noqa: E402
@@ -28,7 +30,7 @@ from tenants.context import tenant_context  # noqa: E402
 from tenants.models import Membership, Tenant  # noqa: E402
 from tenants.services import extension_token_issue, tenant_provision  # noqa: E402
 
-SCHEMA, DOMAIN, OWNER = "demo", "demo.localhost", "demo"
+SCHEMA, DOMAIN, OWNER, ADMIN = "demo", "demo.localhost", "demo", "admin"
 MARKETPLACES = ["vinted", "ebay", "etsy"]
 TITLES = ["Denim jacket", "Wool scarf", "Leather boots", "Silk blouse", "Linen shirt"]
 
@@ -39,6 +41,14 @@ class Seeded:
     api_token: str
     extension_token: str
     product_ids: list[int]
+    admin_password: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    finished: bool
+    completed: int
+    failed: int
 
 
 def prepare_database() -> None:
@@ -67,6 +77,7 @@ def seed(*, products: int, ebay_port: int, etsy_port: int) -> Seeded:
     )
     owner = Membership.objects.select_related("user").get(tenant=tenant, role="owner").user
     _, api_token = api_token_issue(user=owner, name="demo")
+    admin_password = _admin_reset()
     _, extension_token = extension_token_issue(tenant=tenant, user=owner, name="demo simulator")
     ebay, etsy = _sandbox_tokens(ebay_port), _sandbox_tokens(etsy_port)
     run_id = time.strftime("%H%M%S")
@@ -91,7 +102,19 @@ def seed(*, products: int, ebay_port: int, etsy_port: int) -> Seeded:
                     position=position,
                 )
             product_ids.append(product.pk)
-    return Seeded(DOMAIN, api_token, extension_token, product_ids)
+    return Seeded(DOMAIN, api_token, extension_token, product_ids, admin_password)
+
+
+def _admin_reset() -> str:
+    """A staff superuser for both admins, with a new password each run (printed by
+    --keep-running; nothing is stored)."""
+    user_model = get_user_model()
+    admin, _ = user_model.objects.get_or_create(username=ADMIN)
+    password = secrets.token_urlsafe(9)
+    admin.is_staff = admin.is_superuser = admin.is_active = True
+    admin.set_password(password)
+    admin.save()
+    return password
 
 
 def _grant(tokens: dict) -> TokenGrant:
@@ -103,7 +126,7 @@ def _grant(tokens: dict) -> TokenGrant:
     )
 
 
-def publish_and_watch(seeded: Seeded, *, web_port: int, timeout: float) -> bool:
+def publish_and_watch(seeded: Seeded, *, web_port: int, timeout: float) -> Outcome:
     api = f"http://127.0.0.1:{web_port}/api"
     headers = {"Host": seeded.domain, "Authorization": f"Bearer {seeded.api_token}"}
     started = time.monotonic()
@@ -131,7 +154,7 @@ def publish_and_watch(seeded: Seeded, *, web_port: int, timeout: float) -> bool:
     _summary(batch, elapsed=time.monotonic() - started)
     if not finished:
         print(f"The batch did not finish within {timeout:.0f}s.")
-    return finished
+    return Outcome(finished, int(batch["completed_count"]), int(batch["failed_count"]))
 
 
 def _draw(batch: dict, last_line: str) -> str:
@@ -174,6 +197,36 @@ def _summary(batch: dict, *, elapsed: float) -> None:
                 f"{row['marketplace']:<12}{row['completed']:>10}{row['failed']:>8}"
                 f"{row['other']:>7}{row['retries'] or 0:>9}{span.total_seconds():>8.1f}s"
             )
-        for job in jobs.filter(status="failed")[:5]:
-            print(f"  failed: job {job.pk} {job.marketplace}: {job.error_message[:120]}")
+        for job in jobs.filter(status="failed").order_by("pk")[:5]:
+            # The whole message: the marketplace's own words are the point.
+            print(f"  failed: job {job.pk} {job.marketplace}: {job.error_message}")
     print(f"Batch {batch['batch_id']}: {batch['status']} in {elapsed:.1f}s")
+
+
+def explain(seeded: Seeded, *, web_port: int, flower_port: int | None) -> None:
+    """What to do with the running system: logins, token, example calls."""
+    web = f"http://{seeded.domain}:{web_port}"
+    auth = f'-H "Authorization: Bearer {seeded.api_token}"'
+    lines = [
+        "",
+        "The system keeps running; logs in var/demo/. Ctrl-C stops everything.",
+        f"  API docs     {web}/api/docs/",
+        f"  API token    {seeded.api_token}   (user {OWNER}, owner of the demo shop)",
+        f"  Shop admin   {web}/admin/   login {ADMIN} / {seeded.admin_password}",
+        f"  Operators    http://localhost:{web_port}/admin/   same login",
+        f"  Metrics      http://localhost:{web_port}/metrics",
+    ]
+    if flower_port is not None:
+        lines.append(f"  Flower       http://127.0.0.1:{flower_port}/")
+    lines += [
+        "  Try:",
+        f"    curl -s {auth} '{web}/api/batches/'",
+        f"    curl -s {auth} '{web}/api/jobs/?status=failed'",
+        f"    curl -s {auth} -H 'Content-Type: application/json' -d "
+        f'\'{{"product_ids": [{seeded.product_ids[0]}], "marketplaces": ["ebay"], '
+        f'"action": "update"}}\' \'{web}/api/batches/\'',
+        f"    curl -s http://localhost:{web_port}/metrics | grep ^relist_",
+        "  manage.py finds the demo's database through var/demo.env:",
+        "    .venv/bin/python manage.py shell",
+    ]
+    print("\n".join(lines), flush=True)

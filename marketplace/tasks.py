@@ -19,7 +19,7 @@ MAX_COUNTDOWN_S = 900
     soft_time_limit=600,
     time_limit=660,
 )
-def run_job_task(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
+def run_job_task(self, job_id: int) -> str:
     from marketplace.services.runner import job_run  # noqa: PLC0415
 
     outcome = job_run(job_id=job_id)

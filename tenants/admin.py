@@ -158,7 +158,8 @@ class TenantAdmin(PublicSchemaAdmin):
                 | Q(pk__in=Domain.objects.filter(domain__icontains=narrow).values("tenant_id"))
             )
         page = Paginator(tenants, TENANTS_PER_SEARCH).get_page(request.GET.get("page"))
-        found, unavailable = [], []
+        found: list[Any] = []
+        unavailable: list[Any] = []
         if term:
             job_path = reverse("admin:marketplace_marketplacejob_changelist")
             for tenant in page:

@@ -26,6 +26,8 @@ def extension_token_list(
 ) -> QuerySet[ExtensionToken]:
     """The tenant's extension tokens; only `user`'s when given (a member manages their own)."""
     tokens = ExtensionToken.objects.filter(tenant_id=tenant.pk)
+    if isinstance(user, AnonymousUser):
+        return tokens.none()
     if user is not None:
         tokens = tokens.filter(user_id=user.pk)
     return tokens

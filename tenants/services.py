@@ -7,7 +7,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_exists
@@ -98,7 +98,7 @@ def _validate_schema_name(schema_name: str) -> None:
         )
 
 
-def _user_get_or_create(*, username: str, email: str, password: str | None) -> AbstractUser:
+def _user_get_or_create(*, username: str, email: str, password: str | None) -> User:
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(username=username, defaults={"email": email})
     if created:
@@ -110,7 +110,7 @@ def _user_get_or_create(*, username: str, email: str, password: str | None) -> A
     return user
 
 
-def membership_add(*, tenant: Tenant, user: AbstractUser, role: MembershipRole) -> Membership:
+def membership_add(*, tenant: Tenant, user: User, role: MembershipRole) -> Membership:
     membership, _ = Membership.objects.update_or_create(
         user=user, tenant=tenant, defaults={"role": role}
     )
@@ -125,7 +125,7 @@ def tenant_delete(*, schema_name: str) -> None:
 
 
 def extension_token_issue(
-    *, tenant: Tenant, user: AbstractUser, name: str = ""
+    *, tenant: Tenant, user: User, name: str = ""
 ) -> tuple[ExtensionToken, str]:
     """Issue a token for the user's extension; returns the row and the token (shown once)."""
     if not Membership.objects.filter(tenant=tenant, user=user).exists():

@@ -51,7 +51,7 @@ def origin_allowed(origin: str) -> bool:
     if parts.scheme in EXTENSION_SCHEMES:
         allowed_ids = settings.RELIST_EXTENSION_IDS
         return not allowed_ids or parts.netloc in allowed_ids
-    return bool(parts.hostname) and validate_host(parts.hostname, settings.ALLOWED_HOSTS)
+    return parts.hostname is not None and validate_host(parts.hostname, settings.ALLOWED_HOSTS)
 
 
 class _Reject:

@@ -16,6 +16,7 @@ from batches.api.serializers import (
 from batches.models import BatchJob
 from core.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotency_key_from
 from core.api.schema import errors
+from core.users import acting_user
 from marketplace.services.idempotency import Answer, idempotent_create
 from marketplace.states import EventActor
 
@@ -61,7 +62,7 @@ class BatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         def create_batch() -> Answer:
             # The answer is the batch's summary: its jobs are bulk-inserted, never rendered.
             created = batch_services.batch_create_checked(
-                **payload, idempotency_key=key, created_by=request.user
+                **payload, idempotency_key=key, created_by=acting_user(request)
             )
             body = {**BatchSerializer(created.batch).data, "skipped": [
                 r.as_dict() for r in created.skipped[: batch_services.MAX_REPORTED_NOT_READY]
@@ -72,7 +73,11 @@ class BatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             code, body = create_batch()
         else:
             code, body = idempotent_create(
-                scope="batches", key=key, payload=payload, create=create_batch, user=request.user
+                scope="batches",
+                key=key,
+                payload=payload,
+                create=create_batch,
+                user=acting_user(request),
             )
         return Response(body, status=code)
 
@@ -86,6 +91,6 @@ class BatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def cancel(self, request: Request, batch_id: str) -> Response:
         batch = self.get_object()
         batch = batch_services.batch_cancel(
-            batch_pk=batch.pk, actor=EventActor.USER, user=request.user
+            batch_pk=batch.pk, actor=EventActor.USER, user=acting_user(request)
         )
         return Response(BatchSerializer(batch).data)

@@ -6,6 +6,7 @@ Local service URLs default to loopback so a fresh clone runs; production secrets
 from urllib.parse import unquote
 
 from config.env import BASE_DIR, env
+from core.logging import logging_config
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -48,6 +49,7 @@ MIDDLEWARE = [
     "core.api.static.StaticFilesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "tenants.middleware.TenantResolutionMiddleware",
+    "core.logging.RequestContextMiddleware",  # request id and tenant on every line it logs
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,20 +111,11 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Keys for Fernet encryption of marketplace tokens; the first encrypts, all decrypt (rotation).
 FIELD_ENCRYPTION_KEYS = env.list("RELIST_FIELD_ENCRYPTION_KEYS")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "structured": {"()": "core.logging.StructuredFormatter"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "structured"},
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-    },
-}
+# Structured logs (core/logging.py): LOG_FORMAT=json for log pipelines (the default, and
+# production's), console for people (local and test settings default to it).
+LOGGING = logging_config(
+    log_format=env("LOG_FORMAT", default="json"), level=env("LOG_LEVEL", default="INFO")
+)
 
 from config.settings.api import *  # noqa: E402, F403
 from config.settings.celery import *  # noqa: E402, F403

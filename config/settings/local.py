@@ -8,5 +8,6 @@ os.environ.setdefault(
     "RELIST_FIELD_ENCRYPTION_KEYS", "tRHJ2CwG0l3oKfBNGyKzUy8OeVoV6e4Cl6Z6B6GdkhM="
 )
 os.environ.setdefault("DJANGO_DEBUG", "true")
+os.environ.setdefault("LOG_FORMAT", "console")
 
 from config.settings.base import *  # noqa: F403

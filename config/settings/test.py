@@ -22,6 +22,7 @@ os.environ.setdefault("RELIST_THROTTLE_LOGIN", "100000/min")
 os.environ.setdefault("RELIST_THROTTLE_AUTH_FAILURE", "100000/min")
 os.environ.setdefault("RELIST_AUTH_CACHE_TTL_S", "0")
 os.environ.setdefault("RELIST_TENANT_CACHE_TTL_S", "0")
+os.environ.setdefault("LOG_FORMAT", "console")
 
 from config.settings.base import *  # noqa: F403
 

@@ -24,7 +24,7 @@ def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> Json
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return JsonResponse(error_body("bad_request", "The request is malformed."), status=400)
-    return defaults.bad_request(request, exception)
+    return defaults.bad_request(request, exception or Exception("bad request"))
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -32,7 +32,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
         return JsonResponse(
             error_body("permission_denied", "You may not perform this action."), status=403
         )
-    return defaults.permission_denied(request, exception)
+    return defaults.permission_denied(request, exception or Exception("permission denied"))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

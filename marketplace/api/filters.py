@@ -1,6 +1,8 @@
 """Query filters of the job and product lists. Each one maps onto an index that keeps the
 cursor-paginated list an index range scan at a million jobs (see MarketplaceJob.Meta.indexes)."""
 
+from typing import Any
+
 from django import forms
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
@@ -15,8 +17,8 @@ from marketplace.states import ActionCode, JobStatus, Marketplace
 
 
 class _IdField(forms.IntegerField):
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
 
 
 @extend_schema_field(OpenApiTypes.INT)

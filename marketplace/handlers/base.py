@@ -10,7 +10,7 @@ backoff), PermanentMarketplaceError (fail now), Deferral (wait, no attempt consu
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from marketplace.models import Listing, MarketplaceJob, Product
 from marketplace.states import TaskType
@@ -58,7 +58,7 @@ class JobContext:
         """One marketplace client per job: credentials are read once, not once per call."""
         if factory not in self._clients:
             self._clients[factory] = factory()
-        return self._clients[factory]
+        return cast(T, self._clients[factory])
 
     def require_product(self) -> Product:
         from core.errors import PermanentMarketplaceError  # noqa: PLC0415 - avoids a cycle

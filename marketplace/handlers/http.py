@@ -6,12 +6,14 @@ marketplace's own message) and "a 401 refreshes the token once and repeats the c
 
 import email.utils
 import threading
+import time
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import requests
 from django.conf import settings
 
+from core import metrics
 from core.errors import (
     MarketplaceAuthError,
     PermanentMarketplaceError,
@@ -112,7 +114,7 @@ class MarketplaceHttpClient:
         response = self.request(method, path, **kwargs)
         if response.status_code == 204 or not response.content:
             return {}
-        return response.json()
+        return cast("dict[str, Any]", response.json())
 
     def _send(
         self,
@@ -127,16 +129,28 @@ class MarketplaceHttpClient:
             self.rate_limiter.acquire()
         all_headers = {**self.auth_headers(token), **(headers or {})}
         url = f"{self.base_url}{path}"
+        started = time.perf_counter()
         try:
-            return session_for(self.base_url).request(
+            response = session_for(self.base_url).request(
                 method, url, headers=all_headers, timeout=self.timeout, **kwargs
             )
         except (requests.ConnectionError, requests.Timeout) as error:
+            metrics.record_marketplace_call(
+                marketplace=self.marketplace,
+                status=type(error).__name__,
+                duration_s=time.perf_counter() - started,
+            )
             # A write whose answer was lost may have been applied: the caller reconciles.
             raise TransientMarketplaceError(
                 f"{self.marketplace} {method} {path}: {type(error).__name__}",
                 ambiguous=method not in SAFE_METHODS,
             ) from error
+        metrics.record_marketplace_call(
+            marketplace=self.marketplace,
+            status=response.status_code,
+            duration_s=time.perf_counter() - started,
+        )
+        return response
 
     def checked(self, response: requests.Response, *, method: str, path: str) -> requests.Response:
         status = response.status_code

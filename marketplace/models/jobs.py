@@ -157,7 +157,7 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
         made another thread's refresh raise AttributeError. Forgetting this instance's status
         instead lets the descriptor load it, as for a row read fresh."""
         if fields is None:  # every loaded field, as Django would (deferred ones stay deferred)
-            self._prefetched_objects_cache = {}
+            self._prefetched_objects_cache: dict[str, Any] = {}
             fields = [f.attname for f in self._meta.concrete_fields if f.attname in self.__dict__]
         if "status" in fields:
             self.__dict__.pop("status", None)

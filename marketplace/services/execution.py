@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core import metrics
 from core.errors import InvalidTransition
 from marketplace.models import MarketplaceJob
 from marketplace.services.dispatch import jobs_enqueue_on_commit
@@ -133,6 +134,7 @@ def job_defer(*, job: MarketplaceJob, reason: str, delay_s: float | None = None)
     Without a delay the job waits for an event (an extension connecting) or beat."""
     now = timezone.now()
     next_attempt_at = now + timedelta(seconds=delay_s) if delay_s is not None else None
+    metrics.record_deferral(marketplace=job.marketplace, reason=reason)
     with transaction.atomic():
         return job_transition(
             job=job,
@@ -167,6 +169,11 @@ def jobs_recover_stale(*, stale_after: timedelta, now: datetime | None = None) -
                 error_code="worker_lost",
                 message="The worker running this job stopped responding.",
                 actor=EventActor.BEAT,
+            )
+            metrics.record_retry(
+                marketplace=locked.marketplace,
+                reason="worker_lost",
+                exhausted=locked.status == JobStatus.FAILED,
             )
             if locked.status == JobStatus.PENDING:
                 jobs_enqueue_on_commit([locked])

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 
@@ -33,7 +33,7 @@ def idempotent_create(
     key: str,
     payload: Any,
     create: Callable[[], Answer],
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> Answer:
     """Run `create` (a service call and its rendering) once per (scope, key); returns
     (status, body), the stored ones for a repeat."""

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -32,7 +32,7 @@ def job_create(
     input_data: dict[str, Any] | None = None,
     priority: int | None = None,
     idempotency_key: str | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> MarketplaceJob:
     """Create one job and enqueue it after commit.
 
@@ -49,7 +49,7 @@ def job_create(
         raise ValidationFailed("This product does not exist.", details={"product_id": product_id})
 
     now = timezone.now()
-    job = MarketplaceJob(
+    job: MarketplaceJob = MarketplaceJob(
         marketplace=marketplace,
         action_type=action_type,
         product_id=product_id,
@@ -89,27 +89,24 @@ def _idempotent_replay(
 
 def job_get_locked(*, job_id: int) -> MarketplaceJob:
     try:
-        return MarketplaceJob.objects.locked().get(pk=job_id)
+        job: MarketplaceJob = MarketplaceJob.objects.locked().get(pk=job_id)
     except MarketplaceJob.DoesNotExist:
         raise NotFound("No such job.", details={"job_id": job_id}) from None
+    return job
 
 
-def job_pause(
-    *, job_id: int, actor: EventActor, user: AbstractBaseUser | None = None
-) -> MarketplaceJob:
+def job_pause(*, job_id: int, actor: EventActor, user: User | None = None) -> MarketplaceJob:
     """Pause now if pending; a running job is asked to pause at its next step boundary."""
     return _request_or_transition(job_id=job_id, action="pause", actor=actor, user=user)
 
 
-def job_cancel(
-    *, job_id: int, actor: EventActor, user: AbstractBaseUser | None = None
-) -> MarketplaceJob:
+def job_cancel(*, job_id: int, actor: EventActor, user: User | None = None) -> MarketplaceJob:
     """Cancel now if pending or paused; a running job stops at its next step boundary."""
     return _request_or_transition(job_id=job_id, action="cancel", actor=actor, user=user)
 
 
 def _request_or_transition(
-    *, job_id: int, action: str, actor: EventActor, user: AbstractBaseUser | None
+    *, job_id: int, action: str, actor: EventActor, user: User | None
 ) -> MarketplaceJob:
     now = timezone.now()
     with transaction.atomic():
@@ -134,9 +131,7 @@ def _request_or_transition(
         return job
 
 
-def job_resume(
-    *, job_id: int, actor: EventActor, user: AbstractBaseUser | None = None
-) -> MarketplaceJob:
+def job_resume(*, job_id: int, actor: EventActor, user: User | None = None) -> MarketplaceJob:
     now = timezone.now()
     with transaction.atomic():
         job = job_get_locked(job_id=job_id)
@@ -153,9 +148,7 @@ def job_resume(
     return job
 
 
-def job_retry(
-    *, job_id: int, actor: EventActor, user: AbstractBaseUser | None = None
-) -> MarketplaceJob:
+def job_retry(*, job_id: int, actor: EventActor, user: User | None = None) -> MarketplaceJob:
     """Retry a failed or expired job: attempts restart, steps that succeeded are kept."""
     now = timezone.now()
     with transaction.atomic():

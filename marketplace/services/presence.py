@@ -7,6 +7,7 @@ last activity; the relay sends each command to exactly one of them (never to eve
 import json
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from marketplace.services.ratelimit import redis_client
 
@@ -64,9 +65,8 @@ def presence_list(*, schema: str) -> list[ExtensionSession]:
     client = redis_client()
     key = _SESSIONS.format(schema=schema)
     # Two round trips whatever the number of tabs: this runs before every Vinted command.
-    scored = [
-        (c.decode(), float(seen)) for c, seen in client.zrevrange(key, 0, -1, withscores=True)
-    ]
+    ranked = cast("list[tuple[bytes, float]]", client.zrevrange(key, 0, -1, withscores=True))
+    scored = [(c.decode(), float(seen)) for c, seen in ranked]
     if not scored:
         return []
     details = client.mget([_SESSION.format(channel=c) for c, _ in scored])

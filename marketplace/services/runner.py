@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import metrics
 from core.errors import (
     ApplicationError,
     InvalidTransition,
@@ -192,6 +193,7 @@ def _retry_or_fail(
             message=error.message,
             retry_after=error.retry_after,
         )
+    metrics.record_transient_error(job=job, error=error)
     logger.info(
         "job.transient_error",
         extra={"job": job.pk, "status": job.status, "error": error.message},

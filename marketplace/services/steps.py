@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import metrics
 from marketplace.handlers.base import StepPlan
 from marketplace.models import MarketplaceJob, MarketplaceTask
 from marketplace.services.transitions import job_transition
@@ -43,6 +44,7 @@ def step_start(*, step: MarketplaceTask, now: datetime) -> None:
     )
     step.status = TaskStatus.PROCESSING
     step.attempts += 1
+    step.started_at = now
 
 
 def step_succeed(*, step: MarketplaceTask, result: dict[str, Any], now: datetime) -> None:
@@ -51,12 +53,14 @@ def step_succeed(*, step: MarketplaceTask, result: dict[str, Any], now: datetime
     )
     step.status = TaskStatus.SUCCESS
     step.result = result
+    metrics.observe_step(step=step, outcome="success", now=now)
 
 
 def step_fail(*, step: MarketplaceTask, status: TaskStatus, error: str, now: datetime) -> None:
     MarketplaceTask.objects.filter(pk=step.pk).update(
         status=status, error=error[:2000], finished_at=now
     )
+    metrics.observe_step(step=step, outcome=str(status), now=now)
 
 
 def step_unstart(*, step: MarketplaceTask) -> None:

@@ -6,6 +6,7 @@ rebuilds the set now and then, so a lost Redis never loses a job."""
 
 import logging
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 
@@ -28,7 +29,8 @@ def tenant_mark_active(schema_name: str) -> None:
 
 
 def tenants_with_work() -> list[str]:
-    return sorted(member.decode() for member in redis_client().smembers(ACTIVE_TENANTS_KEY))
+    members = cast("set[bytes]", redis_client().smembers(ACTIVE_TENANTS_KEY))
+    return sorted(member.decode() for member in members)
 
 
 def tenant_sweep(*, stale_after: timedelta | None = None) -> dict[str, int]:

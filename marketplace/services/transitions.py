@@ -8,12 +8,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from batches.counters import batch_counters_apply, transition_deltas
+from core import metrics
 from core.errors import InvalidTransition
 from marketplace.models import JobEvent, MarketplaceJob
 from marketplace.models.jobs import TRANSITION_UPDATE_FIELDS
@@ -53,7 +54,7 @@ def job_transition(
     name: str,
     actor: EventActor,
     now: datetime,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     reason: str = "",
     **kwargs: Any,
 ) -> MarketplaceJob:
@@ -97,6 +98,7 @@ def job_transition(
         "job.transition",
         extra={"job": job.pk, "from": from_status, "to": job.status, "actor": actor},
     )
+    metrics.job_transitioned(job, from_status=from_status, now=now)
     return job
 
 
@@ -107,7 +109,7 @@ def jobs_bulk_transition(
     actor: EventActor,
     now: datetime,
     reason: str,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     updates: dict[str, Any] | None = None,
     sources: Iterable[str] | None = None,
 ) -> list[int]:
@@ -153,4 +155,7 @@ def jobs_bulk_transition(
         batch_counters_apply(batch_id=batch_id, deltas=dict(deltas), started=False, now=now)
         live_batch_changed(batch_id)
     logger.info("jobs.bulk_transition", extra={"transition": name, "count": len(ids)})
+    metrics.record_bulk_transition(
+        from_statuses=[status for _, status, _ in rows], to_status=target
+    )
     return ids

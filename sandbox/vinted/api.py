@@ -328,7 +328,11 @@ class VintedApi:
         photo_ids: list[int] = []
         for entry in assigned:
             photo_id = entry.get("id") if isinstance(entry, dict) else None
-            if not _is_int(photo_id) or not self.account.has_photo(photo_id):
+            if (
+                not isinstance(photo_id, int)
+                or not _is_int(photo_id)
+                or not self.account.has_photo(photo_id)
+            ):
                 errors.append({"field": "assigned_photos", "value": f"photo {photo_id} not found"})
             else:
                 photo_ids.append(photo_id)

@@ -68,9 +68,11 @@ class CommandHandler:
 
     async def _execute(self, command: dict[str, Any], fault: Fault | None) -> ApiResponse:
         timeout_ms = command.get("timeout_ms")
-        has_timeout = isinstance(timeout_ms, int | float) and timeout_ms > 0
+        seconds = (
+            timeout_ms / 1000 if isinstance(timeout_ms, int | float) and timeout_ms > 0 else None
+        )
         try:
-            async with asyncio.timeout(timeout_ms / 1000 if has_timeout else None):
+            async with asyncio.timeout(seconds):
                 return await self._call(command, fault)
         except TimeoutError:
             # The browser aborts the XHR: Relist's convention for in-browser failures is status 0.

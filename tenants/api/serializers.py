@@ -10,7 +10,15 @@ class ExtensionTokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExtensionToken
-        fields = ("id", "name", "prefix", "is_active", "created_at", "last_used_at", "revoked_at")
+        fields: tuple[str, ...] = (
+            "id",
+            "name",
+            "prefix",
+            "is_active",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        )
         read_only_fields = fields
 
 

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.users import acting_user
 from tenants import selectors
 from tenants import services as tenant_services
 from tenants.api.serializers import (
@@ -45,7 +46,9 @@ class ExtensionTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         serializer = ExtensionTokenIssueSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token, raw = tenant_services.extension_token_issue(
-            tenant=request.tenant, user=request.user, name=serializer.validated_data.get("name", "")
+            tenant=request.tenant,
+            user=acting_user(request),
+            name=serializer.validated_data.get("name", ""),
         )
         token.token = raw  # type: ignore[attr-defined]
         return Response(IssuedExtensionTokenSerializer(token).data, status=status.HTTP_201_CREATED)

@@ -44,7 +44,7 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MarketplaceJob
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "marketplace",
             "action",
@@ -80,7 +80,7 @@ class JobSerializer(serializers.ModelSerializer):
             "marketplace": job.marketplace,
             "action": job.action_type.code,
             "product": job.product_id,
-            "batch_id": job.batch.batch_id if job.batch_id else None,
+            "batch_id": job.batch.batch_id if job.batch is not None else None,
             "status": job.status,
             "status_reason": job.status_reason,
             "priority": job.priority,

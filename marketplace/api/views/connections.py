@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from core.api.permissions import IsTenantMember, IsTenantWriter
 from core.api.schema import errors
+from core.users import acting_user
 from marketplace import selectors
 from marketplace.api.serializers.connections import (
     AuthorizationCallbackSerializer,
@@ -79,7 +80,7 @@ class ConnectionViewSet(viewsets.ViewSet):
         start = oauth_services.connection_authorize_start(
             marketplace=marketplace,
             schema_name=request.tenant.schema_name,
-            user_id=request.user.pk,
+            user_id=acting_user(request).pk,
             redirect_uri=_redirect_uri(request, marketplace),
         )
         return Response(AuthorizationStartSerializer(start).data)
@@ -103,7 +104,7 @@ class ConnectionViewSet(viewsets.ViewSet):
             code=query.validated_data["code"],
             state=query.validated_data["state"],
             schema_name=request.tenant.schema_name,
-            user_id=request.user.pk,
+            user_id=acting_user(request).pk,
         )
         state = selectors.connection_state_get(tenant=request.tenant, marketplace=marketplace)
         return Response(ConnectionStateSerializer(state).data)

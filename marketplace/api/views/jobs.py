@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from core.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotency_key_from
 from core.api.schema import errors
+from core.users import acting_user
 from marketplace import selectors
 from marketplace.api.filters import JobFilter
 from marketplace.api.serializers.jobs import (
@@ -73,14 +74,16 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         }
 
         def create_job() -> Answer:
-            job = job_services.job_create(**payload, idempotency_key=key, created_by=request.user)
+            job = job_services.job_create(
+                **payload, idempotency_key=key, created_by=acting_user(request)
+            )
             return status.HTTP_201_CREATED, JobDetailSerializer(job).data
 
         if key is None:
             code, body = create_job()
         else:
             code, body = idempotent_create(
-                scope="jobs", key=key, payload=payload, create=create_job, user=request.user
+                scope="jobs", key=key, payload=payload, create=create_job, user=acting_user(request)
             )
         return Response(body, status=code)
 

@@ -1,8 +1,9 @@
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
+from rest_framework.serializers import BaseSerializer
 
 from core.api.schema import errors
 from marketplace import selectors
@@ -29,16 +30,16 @@ class ProductViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list()
 
-    def perform_create(self, serializer: ProductSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Product]) -> None:
         data: dict[str, Any] = dict(serializer.validated_data)
         images = data.pop("images", [])
         serializer.instance = product_services.product_create(**data, image_urls=images)
 
-    def perform_update(self, serializer: ProductSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Product]) -> None:
         data: dict[str, Any] = dict(serializer.validated_data)
         images = data.pop("images", None)
         serializer.instance = product_services.product_update(
-            product=serializer.instance, data=data, image_urls=images
+            product=cast(Product, serializer.instance), data=data, image_urls=images
         )
 
     def perform_destroy(self, instance: Product) -> None:

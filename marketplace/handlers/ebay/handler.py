@@ -118,7 +118,8 @@ class EbayPublish:
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         product = ctx.require_product()
         if "publish" not in results:
-            return {"already_published": True, "listing_id": ctx.listing.external_id}
+            listing_id = ctx.listing.external_id if ctx.listing else ""
+            return {"already_published": True, "listing_id": listing_id}
         listing_id = results["publish"]["listing_id"]
         listing_record(
             product=product,

@@ -36,7 +36,7 @@ SEARCH_STATES = ("draft", "inactive", "active")
 def _keystring() -> str:
     # Since 2026 Etsy also accepts `keystring:shared_secret` in x-api-key; OAuth's client_id is
     # the keystring alone.
-    return settings.ETSY_API_KEY.partition(":")[0]
+    return str(settings.ETSY_API_KEY).partition(":")[0]
 
 
 def refresh_access_token(refresh_token: str) -> TokenGrant:

@@ -200,7 +200,7 @@ class EtsyUpdate:
         listing_record(
             product=product,
             marketplace="etsy",
-            status=ctx.listing.status if ctx.listing else ListingStatus.ACTIVE,
+            status=ListingStatus(ctx.listing.status) if ctx.listing else ListingStatus.ACTIVE,
             external_id=listing_id,
             data={"listing_id": listing_id, **(payloads.sale_terms(product) if inventory else {})},
         )

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 from redis.exceptions import RedisError
 
+from core import metrics
 from core.background_loop import background_loop
 from core.errors import (
     JobDeferred,
@@ -137,6 +138,7 @@ class VintedClient:
 
     def _checked(self, reply: RelayReply, *, method: str, path: str, channel: str) -> Any:
         where = f"vinted {method} {path}"
+        metrics.record_marketplace_call(marketplace="vinted", status=metrics.relay_status(reply))
         if not reply.acked:
             # Nobody answered: that session is gone. Forget it and wait for an extension.
             presence.presence_leave(schema=self.tenant, channel=channel)

@@ -131,7 +131,8 @@ class VintedPublish:
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         if "create_item" not in results:
-            return {"already_published": True, "item_id": ctx.listing.external_id}
+            item_id = ctx.listing.external_id if ctx.listing else ""
+            return {"already_published": True, "item_id": item_id}
         created = results["create_item"]
         listing_record(
             product=ctx.require_product(),
