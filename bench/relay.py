@@ -29,19 +29,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench import database
 from bench.cpu import CpuMeter, Span
 from bench.env import ROOT
 from bench.procs import install_cleanup, stop_all
 from bench.relay_redis import redis_commands_per_call
 from bench.relay_setup import (
-    RELAY_REDIS_DB,
     SCHEMA,
     DaphneProcess,
     FleetProcess,
     load_average,
     prepare,
     relay_env,
+    relay_redis,
 )
 from bench.report import rule, say
 
@@ -403,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
             _phase_throughput(opts, daphne, tokens)
     finally:
         stop_all()
-        database.flush_redis((RELAY_REDIS_DB,))
+        relay_redis().flushdb()
         if "django.db" in sys.modules:
             from django.db import connections  # noqa: PLC0415
 

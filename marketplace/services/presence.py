@@ -7,12 +7,39 @@ last activity; the relay sends each command to exactly one of them (never to eve
 import json
 import time
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from marketplace.services.ratelimit import redis_client
+import redis
+from django.conf import settings
 
 SESSION_TTL_S = 60
+_SESSION_PREFIX = "relist:vinted:session:"
 _SESSIONS = "relist:vinted:sessions:{schema}"  # zset channel -> last seen
-_SESSION = "relist:vinted:session:{channel}"  # session details, with TTL
+_SESSION = _SESSION_PREFIX + "{channel}"  # session details, with TTL
+
+# The most recently active live session in one round trip (this runs before every command);
+# expired ones are pruned on the way.
+_PICK = """
+local seen = redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #seen, 2 do
+  local details = redis.call('GET', ARGV[1] .. seen[i])
+  if details then return {seen[i], seen[i + 1], details} end
+  redis.call('ZREM', KEYS[1], seen[i])
+end
+return false
+"""
+
+
+@cache
+def redis_client() -> redis.Redis:
+    """One pool per process (redis-py renews its connections after a fork)."""
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@cache
+def _pick_script() -> Any:
+    return redis_client().register_script(_PICK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,5 +119,15 @@ def presence_list(*, schema: str) -> list[ExtensionSession]:
 
 def presence_pick(*, schema: str) -> ExtensionSession | None:
     """The one session a command goes to: the most recently active."""
-    sessions = presence_list(schema=schema)
-    return sessions[0] if sessions else None
+    found = _pick_script()(keys=[_SESSIONS.format(schema=schema)], args=[_SESSION_PREFIX])
+    if not found:
+        return None
+    channel, last_seen, raw = found
+    data = json.loads(raw)
+    return ExtensionSession(
+        channel=channel.decode(),
+        session_id=data["session_id"],
+        user_id=int(data["user_id"]),
+        connected_at=float(data["connected_at"]),
+        last_seen=float(last_seen),
+    )

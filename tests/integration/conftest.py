@@ -114,8 +114,12 @@ def wait_terminal(job_id: int, *, timeout: float = 20.0) -> MarketplaceJob:
 
 @pytest.fixture(scope="session")
 def asgi_server(worker_env: dict[str, str]) -> Iterator[AsgiServer]:
-    # A short auth timeout, so the test of a silent socket does not wait the default 10 s.
-    server = AsgiServer({**worker_env, "VINTED_AUTH_TIMEOUT_S": "2"})
+    # A short auth timeout, so the test of a silent socket does not wait the default 5 s; a
+    # budget of failed authentications no sequence of tests spends (its own test has its own
+    # server).
+    server = AsgiServer(
+        {**worker_env, "SOCKET_AUTH_TIMEOUT_S": "2", "SOCKET_AUTH_FAILURES_PER_MINUTE": "10000"}
+    )
     yield server
     server.stop()
 

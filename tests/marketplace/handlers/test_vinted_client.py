@@ -56,7 +56,7 @@ def answer(monkeypatch) -> Callable[[RelayReply], Sent]:
     def install(reply: RelayReply) -> Sent:
         sent: Sent = []
 
-        async def roundtrip(channel, command, *, ack_s, result_s):
+        def roundtrip(channel, command, *, ack_s, result_s):
             sent.append(
                 {"channel": channel, "command": command, "ack_s": ack_s, "result_s": result_s}
             )
@@ -266,7 +266,7 @@ def test_a_channel_layer_failure_is_a_retryable_error(
     tenant_schema, monkeypatch, method, ambiguous
 ):
     # given a channel layer whose Redis read fails mid-command
-    async def failing(channel, command, *, ack_s, result_s):
+    def failing(channel, command, *, ack_s, result_s):
         raise RedisTimeoutError("Timeout reading from 127.0.0.1:6379")
 
     monkeypatch.setattr(vinted_client, "_roundtrip", failing)
