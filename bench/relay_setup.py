@@ -57,6 +57,9 @@ class DaphneProcess(Managed):
     def __init__(self, env: BenchEnv) -> None:
         self.port = _free_port()
         argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        if profile_to := os.environ.get("RELAY_BENCH_PROFILE_DAPHNE"):
+            # cProfile of the web process, written when it stops (see pstats).
+            argv[1:1] = ["-m", "cProfile", "-o", profile_to]
         super().__init__(
             [*argv, *DAPHNE_WS_LIMITS, "config.asgi:application"],
             env=env.for_subprocess({**overrides(env), "LOG_LEVEL": "WARNING"}),

@@ -23,6 +23,7 @@ import uuid
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -50,6 +51,8 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_OTHER_TENANT = 4403
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_TOO_MANY_ATTEMPTS = 4429
+# How long an extension's ack is held in case its result follows at once (see _on_answer).
+ACK_HOLD_S = 0.02
 # The live socket's subprotocols: offer "relist.live" and "relist.token.<API token>" to
 # authenticate in the handshake (the token never appears in a URL); the server selects
 # "relist.live".
@@ -67,6 +70,16 @@ class ProtocolSocket(AsyncWebsocketConsumer):
     whatever is refused, a deadline to authenticate and a per-IP budget of failures."""
 
     max_message_bytes: int | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every message, with a hop to the
+        # one sync thread: most of the web process's CPU per relayed command. These consumers
+        # touch the database only through database_sync_to_async, which does it around each
+        # call, so the handler runs directly.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.schema: str = self.scope["tenant_schema"]
@@ -165,14 +178,23 @@ class VintedExtensionConsumer(ProtocolSocket):
         self.session_id = uuid.uuid4().hex
         # command id -> (the worker's reply list, when to stop waiting for its answer)
         self.pending: dict[str, tuple[str, float]] = {}
+        # command id -> its held ack (None once pushed)
+        self._acks: dict[str, asyncio.TimerHandle | None] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._alive_task: asyncio.Task[None] | None = None
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
         # Workers first: they must hear at once, even if Redis then fails for presence.
-        replies = [reply for reply, _ in self.pending.values()]
+        replies = {
+            reply: command_id in self._acks for command_id, (reply, _) in self.pending.items()
+        }
         self.pending.clear()
+        for held in self._acks.values():
+            if held is not None:
+                held.cancel()
+        self._acks.clear()
         if self._alive_task is not None:
             self._alive_task.cancel()
         try:
@@ -245,13 +267,18 @@ class VintedExtensionConsumer(ProtocolSocket):
             )
             return
         reply, _ = entry
-        alive_s = settings.VINTED_LIVENESS_S
         if kind == "ack":
-            await relay.answer_push(
-                reply=reply, raw=raw, alive_channel=self.channel_name, alive_s=alive_s
-            )
+            # Held a moment: a result that follows at once stands for it (one push and one
+            # wake-up of the worker instead of two); a real Vinted call takes far longer, and
+            # its ack goes through before the worker's few-second ack timeout notices.
+            if command_id not in self._acks:
+                self._acks[command_id] = asyncio.get_running_loop().call_later(
+                    ACK_HOLD_S, self._release_ack, command_id, reply, raw
+                )
             return
         del self.pending[command_id]
+        if held := self._acks.pop(command_id, None):
+            held.cancel()
         if _result_valid(message):
             await relay.answer_push(reply=reply, raw=raw)
             return
@@ -270,6 +297,23 @@ class VintedExtensionConsumer(ProtocolSocket):
             ),
         )
         await self._error("malformed", "A result has an integer `status` and object `headers`.")
+
+    def _release_ack(self, command_id: str, reply: str, raw: str) -> None:
+        self._acks[command_id] = None  # released: a repeated ack is not pushed again
+        push = relay.answer_push(
+            reply=reply,
+            raw=raw,
+            alive_channel=self.channel_name,
+            alive_s=settings.VINTED_LIVENESS_S,
+        )
+        task = asyncio.ensure_future(push)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: "asyncio.Task[None]") -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("vinted.ack_push_failed", exc_info=task.exception())
 
     async def vinted_command(self, event: dict[str, Any]) -> None:
         """From a worker, through the `vinted` layer: forward one command to the extension."""
@@ -291,6 +335,7 @@ class VintedExtensionConsumer(ProtocolSocket):
             now = time.monotonic()
             for command_id in [c for c, (_, until) in self.pending.items() if until < now]:
                 del self.pending[command_id]
+                self._acks.pop(command_id, None)
             if not self.pending:
                 return
             try:

@@ -155,12 +155,12 @@ async def alive_refresh(*, channel: str, alive_s: float) -> None:
     await _async_replies().set(alive_key(channel), b"1", ex=max(1, round(alive_s)))
 
 
-async def session_gone(*, channel: str, replies: list[str]) -> None:
-    """The session closed: every worker waiting on it is told at once, and it is no more alive."""
+async def session_gone(*, channel: str, replies: dict[str, bool]) -> None:
+    """The session closed: every worker waiting on it is told at once (with whether the
+    extension had acknowledged its command: then it may have run), and it is no more alive."""
     pipe = _async_replies().pipeline(transaction=False)
-    gone = json.dumps({"type": "disconnected"})
-    for reply in replies:
-        pipe.rpush(reply, gone)
+    for reply, acked in replies.items():
+        pipe.rpush(reply, json.dumps({"type": "disconnected", "acked": acked}))
         pipe.expire(reply, REPLY_TTL_S)
     pipe.delete(alive_key(channel))
     await pipe.execute()

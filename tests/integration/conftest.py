@@ -125,6 +125,22 @@ def asgi_server(worker_env: dict[str, str]) -> Iterator[AsgiServer]:
 
 
 @pytest.fixture
+def own_asgi_server(worker_env: dict[str, str]) -> Iterator[Callable[..., AsgiServer]]:
+    """A web process of the test's own, with settings of its own (started on demand, stopped
+    or killed by the test, always reaped)."""
+    started: list[AsgiServer] = []
+
+    def start(**settings: str) -> AsgiServer:
+        server = AsgiServer({**worker_env, **settings}, name=f"asgi-own-{len(started)}")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
 def extension_token(live_tenant) -> str:
     """A token for the Vinted extension of a member of the live tenant. (Users stay: deleting
     one would cascade into tenant tables; the test database is dropped at the end.)"""
@@ -138,7 +154,7 @@ def extension_token(live_tenant) -> str:
 def vinted_clean(live_tenant) -> Iterator[None]:
     """No presence or pacing state left over from another test."""
     client = redis_client()
-    patterns = ("relist:vinted:*",)
+    patterns = ("relist:vinted:*", "relist:socket:*")
     for pattern in patterns:
         for key in client.scan_iter(pattern):
             client.delete(key)

@@ -62,7 +62,8 @@ def _reply(answer: relay.Answer, *, acked: bool) -> RelayReply:
     if answer.kind == "timeout":
         return RelayReply(acked=acked, timed_out=acked)
     if answer.kind == "disconnected":
-        return RelayReply(acked=acked, disconnected=True)
+        # An ack the session held when it closed counts: the command may have run.
+        return RelayReply(acked=acked or bool(answer.message.get("acked")), disconnected=True)
     if answer.kind != "result":
         return RelayReply(acked=True, error=f"unexpected answer {answer.kind!r} from the relay")
     message = answer.message
