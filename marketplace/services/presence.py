@@ -19,12 +19,18 @@ _SESSIONS = "relist:vinted:sessions:{schema}"  # zset channel -> last seen
 _SESSION = _SESSION_PREFIX + "{channel}"  # session details, with TTL
 
 # The most recently active live session in one round trip (this runs before every command);
-# expired ones are pruned on the way.
+# expired ones are pruned on the way. With a message (ARGV[2]), also PUBLISH it on the session's
+# channel; a session nobody listens to any more (its web process died) is dropped and the next
+# one tried, so the message reaches exactly one live session, or none.
 _PICK = """
 local seen = redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #seen, 2 do
   local details = redis.call('GET', ARGV[1] .. seen[i])
-  if details then return {seen[i], seen[i + 1], details} end
+  if details then
+    if not ARGV[2] then return {seen[i], seen[i + 1], details} end
+    if redis.call('PUBLISH', seen[i], ARGV[2]) > 0 then return {seen[i], seen[i + 1], details} end
+    redis.call('DEL', ARGV[1] .. seen[i])
+  end
   redis.call('ZREM', KEYS[1], seen[i])
 end
 return false
@@ -119,7 +125,18 @@ def presence_list(*, schema: str) -> list[ExtensionSession]:
 
 def presence_pick(*, schema: str) -> ExtensionSession | None:
     """The one session a command goes to: the most recently active."""
-    found = _pick_script()(keys=[_SESSIONS.format(schema=schema)], args=[_SESSION_PREFIX])
+    return _session(_pick_script()(keys=[_SESSIONS.format(schema=schema)], args=[_SESSION_PREFIX]))
+
+
+def presence_publish(*, schema: str, message: bytes) -> ExtensionSession | None:
+    """PUBLISH `message` to the most recently active session that still listens, in one round
+    trip; that session, or None when no live session received it. Only when the sessions'
+    channels are on this Redis server (pub/sub channels are server-wide, whatever the db)."""
+    found = _pick_script()(keys=[_SESSIONS.format(schema=schema)], args=[_SESSION_PREFIX, message])
+    return _session(found)
+
+
+def _session(found: Any) -> ExtensionSession | None:
     if not found:
         return None
     channel, last_seen, raw = found

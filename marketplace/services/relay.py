@@ -28,6 +28,8 @@ from channels_redis.utils import _consistent_hash, decode_hosts
 from django.conf import settings
 from redis import asyncio as aioredis
 
+from marketplace.services import presence
+
 LAYER = "vinted"  # the CHANNEL_LAYERS alias of the extension sessions
 _REPLY = "relist:vinted:reply:{command_id}"
 _ALIVE = "relist:vinted:alive:{channel}"
@@ -73,14 +75,35 @@ def _replies() -> redis.Redis:
     return _sync_clients()[0]
 
 
-def command_publish(*, channel: str, command: dict[str, Any]) -> int:
-    """Send `command` to the one session listening on `channel`; how many sessions got it.
+def command_send(*, schema: str, command: dict[str, Any]) -> str | None:
+    """Send `command` to exactly one live session of the tenant; its channel, or None when no
+    session received it (none connected, or only ghosts of a dead web process: dropped).
 
     The bytes are what the layer's own `send` publishes (its serializer, the channel name as
-    the pub/sub channel), so the consumer receives an ordinary `vinted.command` event."""
+    the pub/sub channel), so the consumer receives an ordinary `vinted.command` event. When the
+    presence Redis is the channel layer's server (one shard), pick and PUBLISH are one script."""
     layer = get_channel_layer(LAYER)
     event = {"type": "vinted.command", "command": command, "reply": reply_key(command["id"])}
-    return int(_shard(channel).publish(channel, layer.serialize(event)))
+    message = layer.serialize(event)
+    if _presence_publishes():
+        session = presence.presence_publish(schema=schema, message=message)
+        return session.channel if session else None
+    while (session := presence.presence_pick(schema=schema)) is not None:
+        if _shard(session.channel).publish(session.channel, message) > 0:
+            return session.channel
+        presence.presence_leave(schema=schema, channel=session.channel)
+    return None
+
+
+@cache
+def _presence_publishes() -> bool:
+    """Whether a PUBLISH from the presence Redis reaches the sessions: same server, one shard."""
+    clients = _sync_clients()
+    if len(clients) != 1:
+        return False
+    ours = clients[0].connection_pool.connection_kwargs
+    theirs = presence.redis_client().connection_pool.connection_kwargs
+    return all(ours.get(k) == theirs.get(k) for k in ("host", "port", "path"))
 
 
 @dataclass(frozen=True, slots=True)

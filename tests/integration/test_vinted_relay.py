@@ -11,7 +11,7 @@ from django.conf import settings
 from core.errors import JobDeferred, PermanentMarketplaceError, TransientMarketplaceError
 from marketplace.handlers.vinted.client import VintedClient
 from marketplace.models import Listing, MarketplaceJob
-from marketplace.services import presence
+from marketplace.services import presence, relay
 from marketplace.services.execution import WAITING_FOR_EXTENSION
 from marketplace.services.ratelimit import redis_client
 from marketplace.states import JobStatus
@@ -266,7 +266,8 @@ def test_a_web_process_killed_mid_command_is_noticed_within_the_liveness_period(
             "/api/v2/photos",
             body={"photo_url": "http://127.0.0.1/a.jpg"},
         )
-        wait_for(lambda: sim.acks_sent == 1)
+        [session] = presence.presence_list(schema="test_shop_a")
+        wait_for(lambda: relay._replies().exists(relay.alive_key(session.channel)) == 1)
         # when the web process dies without a word (no disconnect runs, presence stays)
         server.kill()
         # then the waiting worker learns it long before its 30-s timeout: retryable, ambiguous

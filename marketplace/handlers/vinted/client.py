@@ -48,9 +48,7 @@ class RelayReply:
 def _roundtrip(
     channel: str, command: dict[str, Any], *, ack_s: float, result_s: float
 ) -> RelayReply:
-    """Send `command` to the session on `channel` and wait for its ack, then its result."""
-    if relay.command_publish(channel=channel, command=command) == 0:
-        return RelayReply(acked=False)  # nobody listens on that channel any more
+    """Wait for the ack of `command`, sent to the session on `channel`, then for its result."""
     first = relay.answer_wait(command_id=command["id"], timeout_s=ack_s)
     if first.kind != "ack":
         return _reply(first, acked=False)
@@ -133,13 +131,13 @@ class VintedClient:
             raise TransientMarketplaceError(f"{where}: the relay failed ({error})") from error
         sent = False
         try:
-            # Picked once the shop's turn is ours: an extension that reconnected while we
+            # Sent once the shop's turn is ours: an extension that reconnected while we
             # waited for it is the one that gets the command.
-            session = presence.presence_pick(schema=self.tenant)
-            if session is None:
+            channel = relay.command_send(schema=self.tenant, command=command)
+            if channel is None:
                 raise JobDeferred(WAITING_FOR_EXTENSION, delay_s=OFFLINE_RECHECK_S)
             sent = True
-            reply = _roundtrip(session.channel, command, ack_s=ack_s, result_s=self.timeout_s)
+            reply = _roundtrip(channel, command, ack_s=ack_s, result_s=self.timeout_s)
         except (RedisError, OSError, ValueError) as error:
             # The relay failed (Redis away or timing out, an unreadable answer): once sent,
             # whether the extension ran it is unknown. OSError covers the builtin TimeoutError.
@@ -149,7 +147,7 @@ class VintedClient:
             ) from error
         finally:
             _give_back(pacer, turn)
-        return self._checked(reply, method=method, path=path, channel=session.channel)
+        return self._checked(reply, method=method, path=path, channel=channel)
 
     def _checked(self, reply: RelayReply, *, method: str, path: str, channel: str) -> Any:
         where = f"vinted {method} {path}"

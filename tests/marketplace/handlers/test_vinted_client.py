@@ -49,6 +49,16 @@ def _session(schema: str) -> ExtensionSession:
 Sent = list[dict[str, Any]]
 
 
+def _deliver_to_the_picked_session(monkeypatch) -> None:
+    """No socket behind the fake sessions: a command 'reaches' the session presence picks."""
+
+    def send(*, schema, command):
+        session = presence.presence_pick(schema=schema)
+        return session.channel if session else None
+
+    monkeypatch.setattr(vinted_client.relay, "command_send", send)
+
+
 @pytest.fixture
 def answer(monkeypatch) -> Callable[[RelayReply], Sent]:
     """Replace the socket round trip by `reply`; returns the list of what was sent."""
@@ -63,6 +73,7 @@ def answer(monkeypatch) -> Callable[[RelayReply], Sent]:
             return reply
 
         monkeypatch.setattr(vinted_client, "_roundtrip", roundtrip)
+        _deliver_to_the_picked_session(monkeypatch)
         return sent
 
     return install
@@ -270,6 +281,7 @@ def test_a_channel_layer_failure_is_a_retryable_error(
         raise RedisTimeoutError("Timeout reading from 127.0.0.1:6379")
 
     monkeypatch.setattr(vinted_client, "_roundtrip", failing)
+    _deliver_to_the_picked_session(monkeypatch)
     # when
     with pytest.raises(TransientMarketplaceError) as error:
         VintedClient(tenant=tenant_schema).call(method, "/api/v2/item_upload/items")
