@@ -7,10 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import redis
-
-from bench.env import REDIS_BASE
-from bench.relay_setup import RELAY_REDIS_DB, DaphneProcess
+from bench.relay_setup import RELAY_REDIS_DB, DaphneProcess, relay_redis
 
 
 def _local_ports(pid: int) -> set[int]:
@@ -35,7 +32,7 @@ def _local_ports(pid: int) -> set[int]:
 
 def redis_commands_per_call(run: Callable[[], Any], *, calls: int, daphne: DaphneProcess) -> str:
     """Run `run` (which makes `calls` round trips) under MONITOR; a report of the commands."""
-    client = redis.Redis.from_url(f"{REDIS_BASE}/{RELAY_REDIS_DB}")
+    client = relay_redis()
     seen: list[tuple[int, str]] = []
     listening, stop = threading.Event(), threading.Event()
 
@@ -55,7 +52,7 @@ def redis_commands_per_call(run: Callable[[], Any], *, calls: int, daphne: Daphn
     listening.wait(5)
     run()
     stop.set()
-    redis.Redis.from_url(f"{REDIS_BASE}/{RELAY_REDIS_DB}").ping()  # wakes the monitor up
+    relay_redis().ping()  # wakes the monitor up
     thread.join(5)
     owners = {
         "bench worker process": _local_ports(os.getpid()),

@@ -10,15 +10,23 @@ import platform
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 from bench import database
-from bench.env import LOG_DIR, BenchEnv
+from bench.env import LOG_DIR, REDIS_BASE, BenchEnv
 from bench.procs import Managed
 from bench.report import rule, say
 
-RELAY_DB = "relist_bench_relay"
+RELAY_DB = os.environ.get("RELIST_BENCH_RELAY_DB", "relist_bench_relay")
 RELAY_REDIS_DB = 7
+# A worktree with its own Redis (RELIST_WT_REDIS_PORT) runs the bench there, so flushing the
+# bench's db never touches a Redis someone else uses.
+RELAY_REDIS_BASE = (
+    f"redis://127.0.0.1:{port}" if (port := os.environ.get("RELIST_WT_REDIS_PORT")) else REDIS_BASE
+)
 SCHEMA = "bench_relay_{n:03d}"
 DOMAIN = "relay-{n:03d}.bench.localhost"
 PACING_OFF = {"VINTED_MIN_SPACING_S": "0", "VINTED_SPACING_JITTER_S": "0"}
@@ -49,6 +57,9 @@ class DaphneProcess(Managed):
     def __init__(self, env: BenchEnv) -> None:
         self.port = _free_port()
         argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        if profile_to := os.environ.get("RELAY_BENCH_PROFILE_DAPHNE"):
+            # cProfile of the web process, written when it stops (see pstats).
+            argv[1:1] = ["-m", "cProfile", "-o", profile_to]
         super().__init__(
             [*argv, *DAPHNE_WS_LIMITS, "config.asgi:application"],
             env=env.for_subprocess({**overrides(env), "LOG_LEVEL": "WARNING"}),
@@ -95,16 +106,33 @@ class FleetProcess(Managed):
         return json.loads(self.stats_path.read_text())
 
 
+@dataclass(frozen=True, slots=True)
+class RelayEnv(BenchEnv):
+    redis_base: str = RELAY_REDIS_BASE
+
+    @property
+    def broker_url(self) -> str:
+        return f"{self.redis_base}/{self.broker_db}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"{self.redis_base}/{self.redis_db}"
+
+
 def relay_env() -> BenchEnv:
     # No Celery here: the broker URL only has to point somewhere of ours.
-    return BenchEnv(database=RELAY_DB, broker_db=RELAY_REDIS_DB, redis_db=RELAY_REDIS_DB)
+    return RelayEnv(database=RELAY_DB, broker_db=RELAY_REDIS_DB, redis_db=RELAY_REDIS_DB)
+
+
+def relay_redis() -> redis.Redis:
+    return redis.Redis.from_url(f"{RELAY_REDIS_BASE}/{RELAY_REDIS_DB}")
 
 
 def prepare(env: BenchEnv, *, tenants: int, recreate: bool) -> dict[str, str]:
     """Database (kept unless `recreate`), Django in this process, `tenants` tenants; returns a
     fresh extension token per tenant schema."""
     rule("relay setup")
-    database.flush_redis((RELAY_REDIS_DB,))
+    relay_redis().flushdb()
     fresh = recreate or not database.database_exists(RELAY_DB)
     if fresh:
         database.recreate_database(RELAY_DB)

@@ -20,7 +20,15 @@ class BackgroundLoop:
         threading.Thread(target=self.loop.run_forever, name="background-loop", daemon=True).start()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        """The coroutine's result; TimeoutError after `timeout` s, and then the coroutine is
+        cancelled (it never goes on running for a caller that left). Callers that must not
+        leak TimeoutError translate it (the Vinted relay raises TransientMarketplaceError)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     def submit(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Fire and forget: failures are logged, never raised to the caller."""

@@ -1,12 +1,19 @@
-"""The Vinted extension's socket (`/ws/vinted/`).
+"""The two sockets: the Vinted extension's (`/ws/vinted/`) and the frontend's live feed
+(`/ws/live/`).
 
-Protocol (DESIGN §4): the extension authenticates with its first message
+Both speak JSON objects with a string `type`. Anything else, an unknown type, or a message sent
+before authenticating is answered with `{"type":"error","code","message"}` and the socket stays
+usable. A socket that has not authenticated within SOCKET_AUTH_TIMEOUT_S is closed (4408); a
+client IP that failed SOCKET_AUTH_FAILURES_PER_MINUTE authentications in the current minute is
+closed with 4429 before its token is even looked up.
+
+Vinted protocol (DESIGN §4): the extension authenticates with its first message
 `{"type":"auth","token"}` (bad or revoked token: close 4401, also at the first heartbeat after a
 revocation; another tenant's: close 4403), then receives `command`s, answers `ack` at once and
-`result` later. Workers reach a session through the channel layer (`vinted.command` events
-carrying their reply channel); acks and results are forwarded to that reply channel. A session
-that disconnects fails its pending commands at once, so no worker waits out a full timeout for
-an answer that cannot come; so does a malformed result."""
+`result` later. Commands arrive through the `vinted` channel layer (pub/sub); acks and results
+go straight to the worker's reply list (marketplace.services.relay). A session that disconnects
+answers its in-flight commands at once, so no worker waits out a timeout for an answer that
+cannot come; so does a malformed result."""
 
 import asyncio
 import json
@@ -14,30 +21,125 @@ import logging
 import time
 import uuid
 from typing import Any
-from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import connection
 
-from marketplace.services import presence
+from marketplace.services import presence, relay
 from marketplace.services.live import (
     SUBSCRIBER_TTL_S,
     live_group,
     subscriber_removed,
     subscriber_seen,
 )
-from tenants.models import Membership
 from tenants.services import extension_token_authenticate
-from tenants.sockets import extension_token_active
+from tenants.sockets import (
+    api_token_member,
+    client_ip,
+    extension_token_active,
+    socket_auth_blocked,
+    socket_auth_failed,
+)
 
 logger = logging.getLogger(__name__)
 
 CLOSE_BAD_TOKEN = 4401
 CLOSE_OTHER_TENANT = 4403
 CLOSE_AUTH_TIMEOUT = 4408
+CLOSE_TOO_MANY_ATTEMPTS = 4429
+# How long an extension's ack is held in case its result follows at once (see _on_answer).
+ACK_HOLD_S = 0.02
+# The live socket's subprotocols: offer "relist.live" and "relist.token.<API token>" to
+# authenticate in the handshake (the token never appears in a URL); the server selects
+# "relist.live".
+LIVE_SUBPROTOCOL = "relist.live"
+TOKEN_SUBPROTOCOL_PREFIX = "relist.token."
+
+
+def _in_thread(fn: Any) -> Any:
+    """Redis-only work: no need to queue behind the database thread."""
+    return sync_to_async(fn, thread_sensitive=False)
+
+
+class ProtocolSocket(AsyncWebsocketConsumer):
+    """What both sockets share: JSON-object messages with a string `type`, one error shape for
+    whatever is refused, a deadline to authenticate and a per-IP budget of failures."""
+
+    max_message_bytes: int | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every message, with a hop to the
+        # one sync thread: most of the web process's CPU per relayed command. These consumers
+        # touch the database only through database_sync_to_async, which does it around each
+        # call, so the handler runs directly.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self) -> None:
+        self.schema: str = self.scope["tenant_schema"]
+        self.authenticated = False
+        self._auth_timer = asyncio.get_running_loop().call_later(
+            settings.SOCKET_AUTH_TIMEOUT_S, self._auth_timed_out
+        )
+
+    def _auth_timed_out(self) -> None:
+        if not self.authenticated:
+            self._closing = asyncio.ensure_future(self.close(code=CLOSE_AUTH_TIMEOUT))
+
+    def _authenticated(self) -> None:
+        self.authenticated = True
+        self._auth_timer.cancel()
+
+    async def disconnect(self, code: int) -> None:
+        self._auth_timer.cancel()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        limit = self.max_message_bytes
+        if limit is not None and len(raw) > limit // 4 and len(raw.encode()) > limit:
+            await self._error(
+                "message_too_large",
+                f"Messages are limited to {limit} bytes; send photos as URLs.",
+            )
+            return
+        try:
+            message = json.loads(raw)
+        except (ValueError, RecursionError):  # bad JSON, an over-long integer, too deep
+            await self._error("malformed", "Messages are JSON objects.")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self._error("malformed", "Messages are JSON objects with a string `type`.")
+            return
+        await self.dispatch_message(message, raw)
+
+    async def dispatch_message(self, message: dict[str, Any], raw: str) -> None:
+        raise NotImplementedError
+
+    async def _auth_allowed(self) -> bool:
+        """False (and the socket closed with 4429) when this client IP failed too often."""
+        if await _in_thread(socket_auth_blocked)(ip=client_ip(self.scope)):
+            logger.warning(
+                "socket.auth_throttled", extra={"tenant": self.schema, "ip": client_ip(self.scope)}
+            )
+            await self.close(code=CLOSE_TOO_MANY_ATTEMPTS)
+            return False
+        return True
+
+    async def _auth_refused(self, code: int) -> None:
+        await _in_thread(socket_auth_failed)(ip=client_ip(self.scope))
+        await self.close(code=code)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message))
+
+    async def _error(self, code: str, message: str, **extra: Any) -> None:
+        await self._send({"type": "error", "code": code, "message": message, **extra})
 
 
 @database_sync_to_async
@@ -56,79 +158,65 @@ def _wake_waiting_jobs(schema: str) -> int:
         return jobs_wake_waiting(marketplace="vinted")
 
 
-def _result_event(command_id: str, message: dict[str, Any]) -> dict[str, Any] | None:
-    """The channel-layer event for an extension's result; None when it is malformed."""
+def _result_valid(message: dict[str, Any]) -> bool:
     status = message.get("status") or 0
     headers = message.get("headers") or {}
-    if isinstance(status, bool) or not isinstance(status, int) or not isinstance(headers, dict):
-        return None
-    return {
-        "type": "relay.result",
-        "id": command_id,
-        "ok": bool(message.get("ok")),
-        "status": status,
-        "body": message.get("body"),
-        "error": message.get("error"),
-        "headers": headers,
-    }
+    return not isinstance(status, bool) and isinstance(status, int) and isinstance(headers, dict)
 
 
-class VintedExtensionConsumer(AsyncWebsocketConsumer):
+class VintedExtensionConsumer(ProtocolSocket):
+    channel_layer_alias = relay.LAYER  # commands arrive over pub/sub (marketplace.services.relay)
+
+    @property
+    def max_message_bytes(self) -> int:  # type: ignore[override]
+        return settings.VINTED_MAX_MESSAGE_BYTES
+
     async def connect(self) -> None:
-        self.schema: str = self.scope["tenant_schema"]
+        await super().connect()
         self.user_id: int | None = None
         self.token_id: int | None = None
         self.session_id = uuid.uuid4().hex
-        self.pending: dict[str, str] = {}  # command id -> worker reply channel
+        # command id -> (the worker's reply list, when to stop waiting for its answer)
+        self.pending: dict[str, tuple[str, float]] = {}
+        # command id -> its held ack (None once pushed)
+        self._acks: dict[str, asyncio.TimerHandle | None] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._alive_task: asyncio.Task[None] | None = None
         await self.accept()
-        self._auth_timer = asyncio.get_running_loop().call_later(
-            settings.VINTED_AUTH_TIMEOUT_S, self._auth_timed_out
-        )
-
-    def _auth_timed_out(self) -> None:
-        if self.user_id is None:
-            self._closing = asyncio.ensure_future(self.close(code=CLOSE_AUTH_TIMEOUT))
 
     async def disconnect(self, code: int) -> None:
-        self._auth_timer.cancel()
-        if self.user_id is not None:
-            await sync_to_async(presence.presence_leave, thread_sensitive=False)(
-                schema=self.schema, channel=self.channel_name
-            )
-        for command_id, reply in self.pending.items():
-            await self.channel_layer.send(
-                reply, {"type": "relay.result", "id": command_id, "disconnected": True}
-            )
+        await super().disconnect(code)
+        # Workers first: they must hear at once, even if Redis then fails for presence.
+        replies = {
+            reply: command_id in self._acks for command_id, (reply, _) in self.pending.items()
+        }
         self.pending.clear()
-        logger.info("vinted.disconnected", extra={"tenant": self.schema, "code": code})
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
-        if len(raw.encode()) > settings.VINTED_MAX_MESSAGE_BYTES:
-            await self._error(
-                "message_too_large",
-                f"Messages are limited to {settings.VINTED_MAX_MESSAGE_BYTES} bytes; "
-                "send photos as URLs.",
-            )
-            return
+        for held in self._acks.values():
+            if held is not None:
+                held.cancel()
+        self._acks.clear()
+        if self._alive_task is not None:
+            self._alive_task.cancel()
         try:
-            message = json.loads(raw)
-        except (ValueError, RecursionError):  # bad JSON, an over-long integer, too deep
-            await self._error("malformed", "Messages are JSON objects.")
-            return
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            await self._error("malformed", "Messages are JSON objects with a string `type`.")
-            return
-        await self._dispatch(message)
+            await relay.session_gone(channel=self.channel_name, replies=replies)
+        finally:
+            if self.user_id is not None:
+                await _in_thread(presence.presence_leave)(
+                    schema=self.schema, channel=self.channel_name
+                )
+        logger.info(
+            "vinted.disconnected",
+            extra={"tenant": self.schema, "code": code, "in_flight": len(replies)},
+        )
 
-    async def _dispatch(self, message: dict[str, Any]) -> None:
+    async def dispatch_message(self, message: dict[str, Any], raw: str) -> None:
         kind = message["type"]
         if kind == "auth":
             await self._on_auth(message)
-        elif self.user_id is None:
+        elif not self.authenticated:
             await self._error("unauthenticated", "Authenticate first: {type: auth, token}.")
         elif kind in ("ack", "result"):
-            await self._on_reply(kind, message)
+            await self._on_answer(kind, message, raw)
         elif kind == "ping":
             await self._send({"type": "pong", **({"ts": message["ts"]} if "ts" in message else {})})
             await self._heartbeat()
@@ -138,21 +226,23 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
             await self._error("unknown_type", f"Unknown message type {kind!r}.")
 
     async def _on_auth(self, message: dict[str, Any]) -> None:
-        if self.user_id is not None:
+        if self.authenticated:
             await self._error("already_authenticated", "This session is authenticated.")
+            return
+        if not await self._auth_allowed():
             return
         found = await _authenticate(str(message.get("token", "")))
         if found is None:
-            await self.close(code=CLOSE_BAD_TOKEN)
+            await self._auth_refused(CLOSE_BAD_TOKEN)
             return
         schema, user_id, token_id = found
         if schema != self.schema:
-            await self.close(code=CLOSE_OTHER_TENANT)
+            await self._auth_refused(CLOSE_OTHER_TENANT)
             return
         self.user_id, self.token_id = user_id, token_id
-        self._auth_timer.cancel()
+        self._authenticated()
         now = time.time()
-        await sync_to_async(presence.presence_join, thread_sensitive=False)(
+        await _in_thread(presence.presence_join)(
             schema=self.schema,
             session=presence.ExtensionSession(
                 channel=self.channel_name,
@@ -166,47 +256,92 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
         woken = await _wake_waiting_jobs(self.schema)
         logger.info("vinted.connected", extra={"tenant": self.schema, "woken_jobs": woken})
 
-    async def _on_reply(self, kind: str, message: dict[str, Any]) -> None:
-        command_id = str(message.get("id", ""))
-        reply = self.pending.get(command_id)
-        if reply is None:
-            return  # a late answer to a command its worker gave up on
+    async def _on_answer(self, kind: str, message: dict[str, Any], raw: str) -> None:
+        command_id = message.get("id")
+        entry = self.pending.get(command_id) if isinstance(command_id, str) else None
+        if entry is None:
+            # Nobody waits for it (a late answer to a command its worker gave up on, or an id
+            # that was never sent): say so, so a confused extension can tell.
+            await self._error(
+                "unknown_request", f"No command {command_id!r} is waiting for an answer."
+            )
+            return
+        reply, _ = entry
         if kind == "ack":
-            await self.channel_layer.send(reply, {"type": "relay.ack", "id": command_id})
+            # Held a moment: a result that follows at once stands for it (one push and one
+            # wake-up of the worker instead of two); a real Vinted call takes far longer, and
+            # its ack goes through before the worker's few-second ack timeout notices.
+            if command_id not in self._acks:
+                self._acks[command_id] = asyncio.get_running_loop().call_later(
+                    ACK_HOLD_S, self._release_ack, command_id, reply, raw
+                )
             return
         del self.pending[command_id]
-        result = _result_event(command_id, message)
-        if result is not None and await self._forward(reply, result):
+        if held := self._acks.pop(command_id, None):
+            held.cancel()
+        if _result_valid(message):
+            await relay.answer_push(reply=reply, raw=raw)
             return
         # The worker learns at once that the command failed (retryable: it may have run)
         # instead of waiting out its timeout; the extension is told why.
-        await self._error(
-            "malformed",
-            "A result has an integer `status`, object `headers` and numbers within 64 bits.",
+        await relay.answer_push(
+            reply=reply,
+            raw=json.dumps(
+                {
+                    "type": "result",
+                    "id": command_id,
+                    "ok": False,
+                    "status": 0,
+                    "error": "malformed result from the extension",
+                }
+            ),
         )
-        await self.channel_layer.send(
-            reply,
-            {
-                "type": "relay.result",
-                "id": command_id,
-                "ok": False,
-                "status": 0,
-                "error": "malformed result from the extension",
-            },
-        )
+        await self._error("malformed", "A result has an integer `status` and object `headers`.")
 
-    async def _forward(self, reply: str, event: dict[str, Any]) -> bool:
-        try:
-            await self.channel_layer.send(reply, event)
-        except (TypeError, ValueError, OverflowError):  # e.g. an integer msgpack cannot carry
-            return False
-        return True
+    def _release_ack(self, command_id: str, reply: str, raw: str) -> None:
+        self._acks[command_id] = None  # released: a repeated ack is not pushed again
+        push = relay.answer_push(
+            reply=reply,
+            raw=raw,
+            alive_channel=self.channel_name,
+            alive_s=settings.VINTED_LIVENESS_S,
+        )
+        task = asyncio.ensure_future(push)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: "asyncio.Task[None]") -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("vinted.ack_push_failed", exc_info=task.exception())
 
     async def vinted_command(self, event: dict[str, Any]) -> None:
-        """From a worker, through the channel layer: forward one command to the extension."""
+        """From a worker, through the `vinted` layer: forward one command to the extension."""
         command = event["command"]
-        self.pending[command["id"]] = event["reply"]
+        timeout_s = (command.get("timeout_ms") or 60_000) / 1000
+        # Past this, nobody waits any more: the entry is dropped (and liveness no longer kept).
+        until = time.monotonic() + timeout_s + settings.VINTED_ACK_TIMEOUT_S + 5
+        self.pending[command["id"]] = (event["reply"], until)
+        if self._alive_task is None or self._alive_task.done():
+            self._alive_task = asyncio.ensure_future(self._keep_alive())
         await self._send({"type": "command", **command})
+
+    async def _keep_alive(self) -> None:
+        """While commands are in flight, keep this session's liveness key: a worker waiting for
+        a result takes its expiry for a dead web process."""
+        alive_s = settings.VINTED_LIVENESS_S
+        while True:
+            await asyncio.sleep(alive_s / 3)
+            now = time.monotonic()
+            for command_id in [c for c, (_, until) in self.pending.items() if until < now]:
+                del self.pending[command_id]
+                self._acks.pop(command_id, None)
+            if not self.pending:
+                return
+            try:
+                await relay.alive_refresh(channel=self.channel_name, alive_s=alive_s)
+            except Exception:  # Redis briefly away: the next beat tries again
+                logger.warning("vinted.alive_refresh_failed", exc_info=True)
 
     async def _heartbeat(self) -> None:
         # A token revoked while its extension is connected ends the session at the next
@@ -215,66 +350,59 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
             logger.info("vinted.token_revoked", extra={"tenant": self.schema})
             await self.close(code=CLOSE_BAD_TOKEN)
             return
-        # Redis only: no need to queue behind the database thread.
-        await sync_to_async(presence.presence_touch, thread_sensitive=False)(
-            schema=self.schema, channel=self.channel_name
-        )
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(message))
-
-    async def _error(self, code: str, message: str) -> None:
-        await self._send({"type": "error", "code": code, "message": message})
+        await _in_thread(presence.presence_touch)(schema=self.schema, channel=self.channel_name)
 
 
-@database_sync_to_async
-def _member_of(schema: str, raw_token: str) -> bool:
-    """The API token's user is a member of the tenant served at this host."""
-    connection.set_schema_to_public()
-    return Membership.objects.filter(
-        tenant__schema_name=schema, user__auth_token__key=raw_token, user__is_active=True
-    ).exists()
-
-
-class LiveUpdatesConsumer(AsyncWebsocketConsumer):
+class LiveUpdatesConsumer(ProtocolSocket):
     """`/ws/live/`: the frontend's feed of its tenant's job and batch changes.
 
-    Authenticate with the API token, as `?token=` or a first `{"type":"auth","token"}` message;
-    a token whose user is not a member of this host's tenant is closed with 4403 — the same
-    answer as a bad token, revealing nothing."""
+    Authenticate with the API token in a first `{"type":"auth","token"}` message, or in the
+    handshake by offering the subprotocols `relist.live` and `relist.token.<token>`; never in
+    the URL (it would end up in access logs and proxies). A token whose user is not a member of
+    this host's tenant is closed with 4403, the same answer as a bad token, revealing nothing."""
+
+    max_message_bytes = 65_536
 
     async def connect(self) -> None:
-        self.schema: str = self.scope["tenant_schema"]
+        await super().connect()
         self.subscribed = False
-        await self.accept()
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        if token := (query.get("token") or [""])[0]:
-            await self._subscribe(token)
+        offered = [str(p) for p in self.scope.get("subprotocols") or []]
+        prefix = TOKEN_SUBPROTOCOL_PREFIX
+        token = next((p[len(prefix) :] for p in offered if p.startswith(prefix)), None)
+        # A browser that offered subprotocols fails the handshake unless one is selected.
+        await self.accept(subprotocol=LIVE_SUBPROTOCOL if offered else None)
+        if token is not None:
+            await self._on_auth(token)
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            message = json.loads(text_data or "")
-        except (ValueError, RecursionError):  # bad JSON, huge integers, absurd nesting
-            message = None
-        if not isinstance(message, dict):
-            await self.send(text_data=json.dumps({"type": "error", "code": "malformed"}))
-        elif message.get("type") == "auth" and not self.subscribed:
-            await self._subscribe(str(message.get("token", "")))
-        elif message.get("type") == "ping":
-            await self.send(text_data=json.dumps({"type": "pong"}))
+    async def dispatch_message(self, message: dict[str, Any], raw: str) -> None:
+        kind = message["type"]
+        if kind == "auth":
+            if self.authenticated:
+                await self._error("already_authenticated", "This socket is subscribed.")
+            else:
+                await self._on_auth(str(message.get("token", "")))
+        elif kind == "ping":
+            await self._send({"type": "pong", **({"ts": message["ts"]} if "ts" in message else {})})
+        elif not self.authenticated:
+            await self._error("unauthenticated", "Authenticate first: {type: auth, token}.")
+        else:
+            await self._error("unknown_type", f"Unknown message type {kind!r}.")
 
-    async def _subscribe(self, token: str) -> None:
-        if not await _member_of(self.schema, token):
-            await self.close(code=CLOSE_OTHER_TENANT)
+    async def _on_auth(self, token: str) -> None:
+        if not await self._auth_allowed():
             return
+        if await api_token_member(schema=self.schema, raw=token) is None:
+            await self._auth_refused(CLOSE_OTHER_TENANT)
+            return
+        self._authenticated()
         await self.channel_layer.group_add(live_group(self.schema), self.channel_name)
         await self._seen()
         self.subscribed = True
         self._refresher = asyncio.ensure_future(self._refresh())
-        await self.send(text_data=json.dumps({"type": "subscribed", "tenant": self.schema}))
+        await self._send({"type": "subscribed", "tenant": self.schema})
 
     async def _seen(self) -> None:
-        await sync_to_async(subscriber_seen, thread_sensitive=False)(self.schema, self.channel_name)
+        await _in_thread(subscriber_seen)(self.schema, self.channel_name)
 
     async def _refresh(self) -> None:
         """Keep this subscription (and its channel-layer group membership) alive."""
@@ -284,12 +412,11 @@ class LiveUpdatesConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(live_group(self.schema), self.channel_name)
 
     async def disconnect(self, code: int) -> None:
+        await super().disconnect(code)
         if self.subscribed:
             self._refresher.cancel()
             await self.channel_layer.group_discard(live_group(self.schema), self.channel_name)
-            await sync_to_async(subscriber_removed, thread_sensitive=False)(
-                self.schema, self.channel_name
-            )
+            await _in_thread(subscriber_removed)(self.schema, self.channel_name)
 
     async def live_event(self, event: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"type": "update", **event["event"]}))

@@ -1,21 +1,27 @@
 """WebSocket counterparts of the HTTP tenant middleware: resolve the tenant from the Host header
 and check the Origin. Extension origins (chrome-extension://, moz-extension://) pass; browser
-pages must come from a host we serve."""
+pages must come from a host we serve. Also what both sockets need to authenticate: the API token
+lookup of the live socket, and the per-IP budget of failed authentications."""
 
+import time
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http.request import validate_host
 from django_tenants.utils import remove_www, schema_exists
 
-from tenants.models import Domain, ExtensionToken
+from tenants.models import Domain, ExtensionToken, Membership
 
 EXTENSION_SCHEMES = frozenset({"chrome-extension", "moz-extension"})
 CLOSE_UNKNOWN_HOST = 4404
 CLOSE_BAD_ORIGIN = 4003
+_AUTH_FAILURES = "relist:socket:auth-failures:{ip}:{window}"
+AUTH_WINDOW_S = 60
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
@@ -42,6 +48,67 @@ def extension_token_active(token_id: int) -> bool:
     return ExtensionToken.objects.filter(
         pk=token_id, revoked_at__isnull=True, user__is_active=True
     ).exists()
+
+
+def api_token_user_id(raw: str) -> int | None:
+    """The active user an API token authenticates, or None.
+
+    The one place the sockets read API tokens: when the API's token model changes (hashed,
+    expiring tokens), point this at it. Runs in the public schema."""
+    from rest_framework.authtoken.models import Token  # noqa: PLC0415 - the model of the moment
+
+    if not raw:
+        return None
+    return (
+        Token.objects.filter(key=raw, user__is_active=True)
+        .values_list("user_id", flat=True)
+        .first()
+    )
+
+
+@database_sync_to_async
+def api_token_member(*, schema: str, raw: str) -> int | None:
+    """The user of API token `raw` when a member of the tenant `schema`; None otherwise (a bad
+    token and a member of another tenant get the same answer, revealing nothing)."""
+    connection.set_schema_to_public()
+    user_id = api_token_user_id(raw)
+    if user_id is None:
+        return None
+    member = Membership.objects.filter(tenant__schema_name=schema, user_id=user_id).exists()
+    return user_id if member else None
+
+
+# --- failed authentications per client IP, shared by every web process through Redis ---------
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _failures_key(ip: str, now: float) -> str:
+    return _AUTH_FAILURES.format(ip=ip, window=int(now // AUTH_WINDOW_S))
+
+
+def socket_auth_blocked(*, ip: str) -> bool:
+    """Whether `ip` spent its failed authentications of the current minute."""
+    raw = _redis().get(_failures_key(ip, time.time()))
+    return raw is not None and int(raw) >= settings.SOCKET_AUTH_FAILURES_PER_MINUTE
+
+
+def socket_auth_failed(*, ip: str) -> None:
+    key = _failures_key(ip, time.time())
+    pipe = _redis().pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, AUTH_WINDOW_S * 2)
+    pipe.execute()
+
+
+def client_ip(scope: dict[str, Any]) -> str:
+    """The peer's address as the server saw it (daphne --proxy-headers puts the forwarded one
+    there when it runs behind a proxy)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def origin_allowed(origin: str) -> bool:

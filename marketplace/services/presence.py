@@ -7,13 +7,45 @@ last activity; the relay sends each command to exactly one of them (never to eve
 import json
 import time
 from dataclasses import dataclass
-from typing import cast
+from functools import cache
+from typing import Any, cast
 
-from marketplace.services.ratelimit import redis_client
+import redis
+from django.conf import settings
 
 SESSION_TTL_S = 60
+_SESSION_PREFIX = "relist:vinted:session:"
 _SESSIONS = "relist:vinted:sessions:{schema}"  # zset channel -> last seen
-_SESSION = "relist:vinted:session:{channel}"  # session details, with TTL
+_SESSION = _SESSION_PREFIX + "{channel}"  # session details, with TTL
+
+# The most recently active live session in one round trip (this runs before every command);
+# expired ones are pruned on the way. With a message (ARGV[2]), also PUBLISH it on the session's
+# channel; a session nobody listens to any more (its web process died) is dropped and the next
+# one tried, so the message reaches exactly one live session, or none.
+_PICK = """
+local seen = redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #seen, 2 do
+  local details = redis.call('GET', ARGV[1] .. seen[i])
+  if details then
+    if not ARGV[2] then return {seen[i], seen[i + 1], details} end
+    if redis.call('PUBLISH', seen[i], ARGV[2]) > 0 then return {seen[i], seen[i + 1], details} end
+    redis.call('DEL', ARGV[1] .. seen[i])
+  end
+  redis.call('ZREM', KEYS[1], seen[i])
+end
+return false
+"""
+
+
+@cache
+def redis_client() -> redis.Redis:
+    """One pool per process (redis-py renews its connections after a fork)."""
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@cache
+def _pick_script() -> Any:
+    return redis_client().register_script(_PICK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,5 +124,26 @@ def presence_list(*, schema: str) -> list[ExtensionSession]:
 
 def presence_pick(*, schema: str) -> ExtensionSession | None:
     """The one session a command goes to: the most recently active."""
-    sessions = presence_list(schema=schema)
-    return sessions[0] if sessions else None
+    return _session(_pick_script()(keys=[_SESSIONS.format(schema=schema)], args=[_SESSION_PREFIX]))
+
+
+def presence_publish(*, schema: str, message: bytes) -> ExtensionSession | None:
+    """PUBLISH `message` to the most recently active session that still listens, in one round
+    trip; that session, or None when no live session received it. Only when the sessions'
+    channels are on this Redis server (pub/sub channels are server-wide, whatever the db)."""
+    found = _pick_script()(keys=[_SESSIONS.format(schema=schema)], args=[_SESSION_PREFIX, message])
+    return _session(found)
+
+
+def _session(found: Any) -> ExtensionSession | None:
+    if not found:
+        return None
+    channel, last_seen, raw = found
+    data = json.loads(raw)
+    return ExtensionSession(
+        channel=channel.decode(),
+        session_id=data["session_id"],
+        user_id=int(data["user_id"]),
+        connected_at=float(data["connected_at"]),
+        last_seen=float(last_seen),
+    )

@@ -122,10 +122,30 @@ def wait_terminal(job_id: int, *, timeout: float = 20.0) -> MarketplaceJob:
 
 @pytest.fixture(scope="session")
 def asgi_server(worker_env: dict[str, str]) -> Iterator[AsgiServer]:
-    # A short auth timeout, so the test of a silent socket does not wait the default 10 s.
-    server = AsgiServer({**worker_env, "VINTED_AUTH_TIMEOUT_S": "2"})
+    # A short auth timeout, so the test of a silent socket does not wait the default 5 s; a
+    # budget of failed authentications no sequence of tests spends (its own test has its own
+    # server).
+    server = AsgiServer(
+        {**worker_env, "SOCKET_AUTH_TIMEOUT_S": "2", "SOCKET_AUTH_FAILURES_PER_MINUTE": "10000"}
+    )
     yield server
     server.stop()
+
+
+@pytest.fixture
+def own_asgi_server(worker_env: dict[str, str]) -> Iterator[Callable[..., AsgiServer]]:
+    """A web process of the test's own, with settings of its own (started on demand, stopped
+    or killed by the test, always reaped)."""
+    started: list[AsgiServer] = []
+
+    def start(**settings: str) -> AsgiServer:
+        server = AsgiServer({**worker_env, **settings}, name=f"asgi-own-{len(started)}")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture
@@ -142,7 +162,7 @@ def extension_token(live_tenant) -> str:
 def vinted_clean(live_tenant) -> Iterator[None]:
     """No presence or pacing state left over from another test."""
     client = redis_client()
-    patterns = ("relist:vinted:*",)
+    patterns = ("relist:vinted:*", "relist:socket:*")
     for pattern in patterns:
         for key in client.scan_iter(pattern):
             client.delete(key)

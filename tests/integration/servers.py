@@ -29,9 +29,9 @@ DAPHNE_WS_LIMITS = (
 
 
 class AsgiServer:
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], *, name: str = "asgi") -> None:
         self.port = free_port()
-        self.log_path = ROOT / "var" / "test-asgi.log"
+        self.log_path = ROOT / "var" / f"test-{name}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
@@ -60,6 +60,12 @@ class AsgiServer:
                 continue
             return
         raise RuntimeError("ASGI server not ready")
+
+    def kill(self) -> None:
+        """SIGKILL: the web process dies without running any consumer's disconnect."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
 
     def stop(self) -> None:
         if self.process.poll() is None:

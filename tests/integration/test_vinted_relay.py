@@ -3,6 +3,7 @@ socket, the channel layer on the real Redis."""
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
@@ -10,8 +11,9 @@ from django.conf import settings
 from core.errors import JobDeferred, PermanentMarketplaceError, TransientMarketplaceError
 from marketplace.handlers.vinted.client import VintedClient
 from marketplace.models import Listing, MarketplaceJob
-from marketplace.services import presence
+from marketplace.services import presence, relay
 from marketplace.services.execution import WAITING_FOR_EXTENSION
+from marketplace.services.ratelimit import redis_client
 from marketplace.states import JobStatus
 from sandbox.vinted_extension import ExtensionSimulator, Fault, VintedAccount
 from tenants.services import extension_token_issue
@@ -219,6 +221,84 @@ def test_a_socket_dropped_after_the_call_ran_is_an_ambiguous_retryable_error(
         )
         assert error.value.ambiguous is True
         assert len(sim.account.photos) == 1
+
+
+def _turn_is_free(tenant: str = "test_shop_a") -> bool:
+    return redis_client().exists(f"relist:vinted:turn:{tenant}") == 0
+
+
+def test_a_socket_dropped_mid_command_answers_the_worker_at_once_and_frees_the_turn(
+    asgi_server, extension_token, live_tenant
+):
+    # given an extension that applies the next write, then loses the socket, and a step that
+    # would wait 30 s for its result
+    with simulator_for(asgi_server, extension_token, live_tenant, fetch_photos=False) as sim:
+        sim.faults.add(Fault.drop_after_commit(), method="POST", path="photos")
+        started = time.monotonic()
+        # when
+        with pytest.raises(TransientMarketplaceError) as error:
+            _client(timeout_s=30).call(
+                "POST", "/api/v2/photos", body={"photo_url": "http://127.0.0.1/a.jpg"}
+            )
+        # then the worker hears it from the closing session, not from its own clock
+        assert time.monotonic() - started < 15
+        assert "disconnected mid-command" in error.value.message
+        assert error.value.ambiguous is True
+        # and the shop's turn is free for the next command at once
+        assert _turn_is_free()
+        wait_for(lambda: sim.connections == 2)
+        assert _client().call("GET", USER_PATH)["user"]["login"] == "relist_sim"
+
+
+def test_a_web_process_killed_mid_command_is_noticed_within_the_liveness_period(
+    own_asgi_server, extension_token, live_tenant
+):
+    # given a web process whose sessions keep a 1-s liveness key, and an extension connected to
+    # it whose next write takes 20 s
+    server = own_asgi_server(VINTED_LIVENESS_S="1")
+    sim = simulator_for(server, extension_token, live_tenant, fetch_photos=False, reconnect=False)
+    sim.faults.add(Fault.slow(20_000), method="POST", path="photos")
+    with sim, ThreadPoolExecutor(1) as worker:
+        started = time.monotonic()
+        call = worker.submit(
+            _client(timeout_s=30).call,
+            "POST",
+            "/api/v2/photos",
+            body={"photo_url": "http://127.0.0.1/a.jpg"},
+        )
+        [session] = presence.presence_list(schema="test_shop_a")
+        wait_for(lambda: relay._replies().exists(relay.alive_key(session.channel)) == 1)
+        # when the web process dies without a word (no disconnect runs, presence stays)
+        server.kill()
+        # then the waiting worker learns it long before its 30-s timeout: retryable, ambiguous
+        with pytest.raises(TransientMarketplaceError) as error:
+            call.result(timeout=25)
+        assert time.monotonic() - started < 15
+        assert "disconnected mid-command" in error.value.message
+        assert error.value.ambiguous is True
+        assert _turn_is_free()
+    # and the next command finds that nobody listens on the dead session's channel: the job
+    # waits for an extension, and the ghost leaves presence
+    assert len(presence.presence_list(schema="test_shop_a")) == 1
+    with pytest.raises(JobDeferred):
+        _client().call("GET", USER_PATH)
+    assert presence.presence_list(schema="test_shop_a") == []
+    assert sim.commands_received == 1
+
+
+def test_a_result_with_integers_beyond_64_bits_arrives_intact(
+    asgi_server, extension_token, live_tenant
+):
+    # given an extension whose answer carries a number no 64-bit integer holds
+    with simulator_for(asgi_server, extension_token, live_tenant) as sim:
+        sim.faults.add(
+            Fault.error_status(422, body={"id": 2**70}), method="GET", path="users/current"
+        )
+        # when
+        with pytest.raises(PermanentMarketplaceError) as error:
+            _client().call("GET", USER_PATH)
+    # then
+    assert error.value.details == {"id": 2**70}
 
 
 def test_one_command_reaches_exactly_one_of_two_tabs(asgi_server, extension_token, live_tenant):

@@ -1,23 +1,23 @@
 """Vinted through the user's browser extension: the worker side of the relay.
 
-A command goes to exactly one connected extension session of the tenant (presence), through the
-channel layer, and the worker waits on its own reply channel: first the ack (a few seconds; none
-means the extension is gone: the job waits, no attempt used), then the result (the step timeout).
-The channel layer runs on the process's background loop, so its Redis pool is reused."""
+A command goes to exactly one connected extension session of the tenant (presence), and the
+worker waits for its answers on the command's own reply list (marketplace.services.relay):
+first the ack (a few seconds; none means the extension is gone: the job waits, no attempt
+used), then the result (the step timeout). A session that closes mid-command, or whose web
+process died, answers at once as a retryable error (ambiguous for a write, which the handler
+reconciles by the item's [ref:SKU] marker before repeating it). Nothing but the errors of
+core.errors leaves `call`: Redis failures and timeouts of the relay are transient errors."""
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from redis.exceptions import RedisError
 
 from core import metrics
-from core.background_loop import background_loop
 from core.errors import (
     JobDeferred,
     MarketplaceAuthError,
@@ -25,7 +25,7 @@ from core.errors import (
     TransientMarketplaceError,
 )
 from marketplace.handlers.http import retry_after_seconds
-from marketplace.services import presence
+from marketplace.services import presence, relay
 from marketplace.services.execution import WAITING_FOR_EXTENSION
 from marketplace.services.ratelimit import VintedPacer
 
@@ -46,35 +46,34 @@ class RelayReply:
     timed_out: bool = False
 
 
-async def _roundtrip(
+def _roundtrip(
     channel: str, command: dict[str, Any], *, ack_s: float, result_s: float
 ) -> RelayReply:
-    layer = get_channel_layer()
-    reply = await layer.new_channel("relay.")
-    await layer.send(channel, {"type": "vinted.command", "command": command, "reply": reply})
-    try:
-        first = await asyncio.wait_for(layer.receive(reply), ack_s)
-    except TimeoutError:
-        return RelayReply(acked=False)
-    if first["type"] == "relay.result":
+    """Wait for the ack of `command`, sent to the session on `channel`, then for its result."""
+    first = relay.answer_wait(command_id=command["id"], timeout_s=ack_s)
+    if first.kind != "ack":
         return _reply(first, acked=False)
-    try:
-        result = await asyncio.wait_for(layer.receive(reply), result_s)
-    except TimeoutError:
-        return RelayReply(acked=True, timed_out=True)
+    result = relay.answer_wait(command_id=command["id"], timeout_s=result_s, channel=channel)
     return _reply(result, acked=True)
 
 
-def _reply(event: dict[str, Any], *, acked: bool) -> RelayReply:
-    if event.get("disconnected"):
-        return RelayReply(acked=acked, disconnected=True)
+def _reply(answer: relay.Answer, *, acked: bool) -> RelayReply:
+    if answer.kind == "timeout":
+        return RelayReply(acked=acked, timed_out=acked)
+    if answer.kind == "disconnected":
+        # An ack the session held when it closed counts: the command may have run.
+        return RelayReply(acked=acked or bool(answer.message.get("acked")), disconnected=True)
+    if answer.kind != "result":
+        return RelayReply(acked=True, error=f"unexpected answer {answer.kind!r} from the relay")
+    message = answer.message
+    status = message.get("status") or 0
     return RelayReply(
         acked=True,
-        ok=bool(event.get("ok")),
-        status=int(event.get("status") or 0),
-        body=event.get("body"),
-        error=str(event.get("error") or ""),
-        headers=headers if isinstance(headers := event.get("headers"), dict) else {},
+        ok=bool(message.get("ok")),
+        status=status if isinstance(status, int) else 0,
+        body=message.get("body"),
+        error=str(message.get("error") or ""),
+        headers=headers if isinstance(headers := message.get("headers"), dict) else {},
     )
 
 
@@ -88,6 +87,15 @@ def _retry_after(headers: dict[str, str] | None) -> float | None:
         return retry_after_seconds(value)
     except (TypeError, ValueError):
         return None
+
+
+def _give_back(pacer: VintedPacer, turn: str) -> None:
+    """Free the shop's turn at once; if Redis refuses, its lease frees it (never raise over the
+    relay's own error)."""
+    try:
+        pacer.give(turn)
+    except RedisError:
+        logger.warning("vinted.turn_not_given_back", exc_info=True)
 
 
 class VintedClient:
@@ -106,9 +114,6 @@ class VintedClient:
         params: dict[str, Any] | None = None,
     ) -> Any:
         """Run one Vinted API call in the user's browser; returns the response body."""
-        session = presence.presence_pick(schema=self.tenant)
-        if session is None:
-            raise JobDeferred(WAITING_FOR_EXTENSION, delay_s=OFFLINE_RECHECK_S)
         command = {
             "id": str(uuid.uuid4()),
             "action": "api_call",
@@ -118,23 +123,32 @@ class VintedClient:
             "params": params,
             "timeout_ms": int(self.timeout_s * 1000),
         }
+        where = f"vinted {method} {path}"
         ack_s = settings.VINTED_ACK_TIMEOUT_S
         pacer = VintedPacer(tenant=self.tenant, lease_s=self.timeout_s + ack_s)
-        turn = pacer.take()
         try:
-            reply = background_loop().run(
-                _roundtrip(session.channel, command, ack_s=ack_s, result_s=self.timeout_s),
-                timeout=ack_s + self.timeout_s + 5,
-            )
+            turn = pacer.take()
         except RedisError as error:
-            # The channel layer failed mid-command: whether the extension ran it is unknown.
+            raise TransientMarketplaceError(f"{where}: the relay failed ({error})") from error
+        sent = False
+        try:
+            # Sent once the shop's turn is ours: an extension that reconnected while we
+            # waited for it is the one that gets the command.
+            channel = relay.command_send(schema=self.tenant, command=command)
+            if channel is None:
+                raise JobDeferred(WAITING_FOR_EXTENSION, delay_s=OFFLINE_RECHECK_S)
+            sent = True
+            reply = _roundtrip(channel, command, ack_s=ack_s, result_s=self.timeout_s)
+        except (RedisError, OSError, ValueError) as error:
+            # The relay failed (Redis away or timing out, an unreadable answer): once sent,
+            # whether the extension ran it is unknown. OSError covers the builtin TimeoutError.
             raise TransientMarketplaceError(
-                f"vinted {method} {path}: the relay failed ({error})",
-                ambiguous=method not in SAFE_METHODS,
+                f"{where}: the relay failed ({error})",
+                ambiguous=sent and method not in SAFE_METHODS,
             ) from error
         finally:
-            pacer.give(turn)
-        return self._checked(reply, method=method, path=path, channel=session.channel)
+            _give_back(pacer, turn)
+        return self._checked(reply, method=method, path=path, channel=channel)
 
     def _checked(self, reply: RelayReply, *, method: str, path: str, channel: str) -> Any:
         where = f"vinted {method} {path}"

@@ -49,6 +49,16 @@ def _session(schema: str) -> ExtensionSession:
 Sent = list[dict[str, Any]]
 
 
+def _deliver_to_the_picked_session(monkeypatch) -> None:
+    """No socket behind the fake sessions: a command 'reaches' the session presence picks."""
+
+    def send(*, schema, command):
+        session = presence.presence_pick(schema=schema)
+        return session.channel if session else None
+
+    monkeypatch.setattr(vinted_client.relay, "command_send", send)
+
+
 @pytest.fixture
 def answer(monkeypatch) -> Callable[[RelayReply], Sent]:
     """Replace the socket round trip by `reply`; returns the list of what was sent."""
@@ -56,13 +66,14 @@ def answer(monkeypatch) -> Callable[[RelayReply], Sent]:
     def install(reply: RelayReply) -> Sent:
         sent: Sent = []
 
-        async def roundtrip(channel, command, *, ack_s, result_s):
+        def roundtrip(channel, command, *, ack_s, result_s):
             sent.append(
                 {"channel": channel, "command": command, "ack_s": ack_s, "result_s": result_s}
             )
             return reply
 
         monkeypatch.setattr(vinted_client, "_roundtrip", roundtrip)
+        _deliver_to_the_picked_session(monkeypatch)
         return sent
 
     return install
@@ -266,10 +277,11 @@ def test_a_channel_layer_failure_is_a_retryable_error(
     tenant_schema, monkeypatch, method, ambiguous
 ):
     # given a channel layer whose Redis read fails mid-command
-    async def failing(channel, command, *, ack_s, result_s):
+    def failing(channel, command, *, ack_s, result_s):
         raise RedisTimeoutError("Timeout reading from 127.0.0.1:6379")
 
     monkeypatch.setattr(vinted_client, "_roundtrip", failing)
+    _deliver_to_the_picked_session(monkeypatch)
     # when
     with pytest.raises(TransientMarketplaceError) as error:
         VintedClient(tenant=tenant_schema).call(method, "/api/v2/item_upload/items")

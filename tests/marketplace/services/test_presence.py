@@ -129,3 +129,33 @@ def test_sessions_are_per_tenant(schemas):
     assert presence.presence_list(schema=other) == []
     assert presence.presence_pick(schema=other) is None
     assert len(presence.presence_list(schema=mine)) == 1
+
+
+def test_a_message_is_published_to_the_most_recent_session_that_still_listens(schemas):
+    # given two sessions: an older one whose consumer listens, a newer ghost (its web process
+    # died: nobody subscribed to its channel)
+    schema, _ = schemas
+    live, ghost = _session("live"), _session("ghost")
+    presence.presence_join(schema=schema, session=live)
+    presence.presence_join(schema=schema, session=ghost)
+    listener = presence.redis_client().pubsub()
+    listener.subscribe(live.channel)
+    assert listener.get_message(timeout=1)["type"] == "subscribe"
+    # when
+    reached = presence.presence_publish(schema=schema, message=b"payload")
+    # then the live session got it, exactly once, and the ghost is gone from presence
+    assert reached is not None
+    assert reached.channel == live.channel
+    assert listener.get_message(timeout=1)["data"] == b"payload"
+    assert listener.get_message(timeout=0.2) is None
+    assert [s.channel for s in presence.presence_list(schema=schema)] == [live.channel]
+    listener.close()
+
+
+def test_a_message_nobody_listens_to_reaches_no_session(schemas):
+    # given only a ghost
+    schema, _ = schemas
+    presence.presence_join(schema=schema, session=_session("ghost"))
+    # when / then
+    assert presence.presence_publish(schema=schema, message=b"payload") is None
+    assert presence.presence_list(schema=schema) == []
