@@ -1,6 +1,5 @@
 """What sold, what it did to stock, and what Relist did on the other marketplaces."""
 
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -61,10 +60,6 @@ class Sale(models.Model):
 
     def __str__(self) -> str:
         return f"sale {self.pk} {self.marketplace}"
-
-
-def _hold_expiry() -> "timezone.datetime":
-    return timezone.now() + timedelta(days=settings.RELIST_DELIST_HOLD_DAYS)
 
 
 class SaleAction(TimeStampedModel):

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.schema import errors
+from core.users import acting_user
 from marketplace.models import Listing, Order
 from marketplace.states import Marketplace
 from sales import selectors
@@ -73,13 +74,13 @@ class PendingActionViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses={200: SaleActionSerializer, **errors(409)})
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str) -> Response:
-        done = fanout.sale_action_confirm(action_id=int(pk), user=request.user)
+        done = fanout.sale_action_confirm(action_id=int(pk), user=acting_user(request))
         return Response(SaleActionSerializer(done).data)
 
     @extend_schema(request=None, responses={200: SaleActionSerializer, **errors(409)})
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
-        done = fanout.sale_action_reject(action_id=int(pk), user=request.user)
+        done = fanout.sale_action_reject(action_id=int(pk), user=acting_user(request))
         return Response(SaleActionSerializer(done).data)
 
 

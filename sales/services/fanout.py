@@ -10,7 +10,7 @@ held for a person to confirm (expiring), or off.
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -78,7 +78,7 @@ def _decide(action: SaleAction, listing: Listing | None) -> None:
         _queue(action)
 
 
-def _queue(action: SaleAction, *, user: AbstractBaseUser | None = None) -> None:
+def _queue(action: SaleAction, *, user: User | None = None) -> None:
     action.job = job_create(
         marketplace=action.marketplace,
         action=_JOB_ACTION[SaleActionKind(action.kind)],
@@ -105,7 +105,7 @@ def _held(action_id: int) -> SaleAction:
     return action
 
 
-def sale_action_confirm(*, action_id: int, user: AbstractBaseUser | None) -> SaleAction:
+def sale_action_confirm(*, action_id: int, user: User | None) -> SaleAction:
     with transaction.atomic():
         action = _held(action_id)
         _queue(action, user=user)
@@ -114,7 +114,7 @@ def sale_action_confirm(*, action_id: int, user: AbstractBaseUser | None) -> Sal
     return action
 
 
-def sale_action_reject(*, action_id: int, user: AbstractBaseUser | None) -> SaleAction:
+def sale_action_reject(*, action_id: int, user: User | None) -> SaleAction:
     with transaction.atomic():
         action = _held(action_id)
         action.outcome, action.decided_by, action.decided_at = (

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -189,7 +189,7 @@ def _stock_take(*, marketplace: str, lines: list[OrderLine]) -> tuple[list[Sale]
     sales: list[Sale] = []
     oversells = 0
     for line in linked:
-        product = products[line.product_id]
+        product = products[cast(int, line.product_id)]
         before = product.quantity
         if before < line.quantity:
             oversells += 1
@@ -266,8 +266,9 @@ def _stock_restore(*, order_ids: set[int]) -> int:
     }
     now = timezone.now()
     for line in lines:
-        products[line.product_id].quantity += line.quantity
-        products[line.product_id].updated_at = now
+        product = products[cast(int, line.product_id)]
+        product.quantity += line.quantity
+        product.updated_at = now
         line.stock_restored_at = now
     Product.objects.bulk_update(list(products.values()), ["quantity", "updated_at"])
     OrderLine.objects.bulk_update(lines, ["stock_restored_at"])
