@@ -16,6 +16,7 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "marketplace.catalogue",
+    "marketplace.engine",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

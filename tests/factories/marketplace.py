@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from batches.services import batch_create
+from marketplace.engine.transitions import job_transition
 from marketplace.models import Listing, MarketplaceJob, MarketplaceTask, Product, ProductImage
 from marketplace.services.jobs import job_create
-from marketplace.services.transitions import job_transition
 from marketplace.states import EventActor, JobStatus, ListingStatus, TaskStatus, TaskType
 
 

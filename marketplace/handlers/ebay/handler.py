@@ -99,13 +99,12 @@ class EbayPublish:
         return {"offer_id": offer_id, "listing_id": client.publish_offer(offer_id)}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        product = ctx.require_product()
+        ctx.require_product()
         if "publish" not in results:
             return {"already_published": True, "listing_id": ctx.listing.external_id}
         listing_id = results["publish"]["listing_id"]
-        listing_record(
-            product=product,
-            marketplace="ebay",
+        # Written by the engine in the job's completion statement.
+        ctx.record_listing(
             status=ListingStatus.ACTIVE,
             external_id=listing_id,
             url=LISTING_URL.format(listing_id=listing_id),
@@ -210,6 +209,7 @@ class EbaySyncListings:
         skus: list[str] = []
         offset = 0
         while True:
+            ctx.heartbeat()  # one page per call: a long sync stays visibly alive
             page = client.inventory_items(limit=PAGE, offset=offset)
             items = page.get("inventoryItems") or []
             skus.extend(str(item["sku"]) for item in items)
@@ -242,6 +242,7 @@ class EbaySyncOrders:
         orders: list[dict[str, Any]] = []
         offset = 0
         while True:
+            ctx.heartbeat()
             page = client.orders(created_since=since, limit=50, offset=offset)
             batch = page.get("orders") or []
             orders.extend(batch)

@@ -121,9 +121,8 @@ class EtsyPublish:
         listing_id = results["activate"]["listing_id"]
         url = results["activate"]["url"] or results["create_draft"]["url"]
         images = sum(1 for name in results if name.startswith("upload_image_"))
-        listing_record(
-            product=product,
-            marketplace="etsy",
+        # Written by the engine in the job's completion statement.
+        ctx.record_listing(
             status=ListingStatus.ACTIVE,
             external_id=listing_id,
             url=url,
@@ -236,6 +235,7 @@ class EtsySyncListings:
         by_sku: dict[str, str] = {}
         count = 0
         for listing in client.iter_listings(state="active"):
+            ctx.heartbeat()  # rate-limited by the engine; keeps a long sync visibly alive
             count += 1
             for sku in listing.get("skus") or []:
                 by_sku[str(sku)] = str(listing["listing_id"])
@@ -265,6 +265,7 @@ class EtsySyncOrders:
         since = int((timezone.now() - timedelta(days=days)).timestamp())
         receipts: list[dict[str, Any]] = []
         while True:
+            ctx.heartbeat()
             page = client.receipts(min_created=since, limit=PAGE_LIMIT, offset=len(receipts))
             batch = page.get("results") or []
             receipts.extend(batch)

@@ -23,9 +23,9 @@ from core.errors import (
     PermanentMarketplaceError,
     TransientMarketplaceError,
 )
+from marketplace.handlers.base import WAITING_FOR_EXTENSION
 from marketplace.handlers.http import retry_after_seconds
 from marketplace.services import presence
-from marketplace.services.execution import WAITING_FOR_EXTENSION
 from marketplace.services.ratelimit import VintedPacer
 
 logger = logging.getLogger(__name__)
