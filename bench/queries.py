@@ -71,11 +71,11 @@ def _counting() -> Iterator[JobCost]:
         kind = _kind(sql)
         cost.kinds[kind] += 1
         cost.statements.append(sql[:160])
-        autocommit_write = not connection.in_atomic_block and kind in (
-            "INSERT",
-            "UPDATE",
-            "DELETE",
+        # A data-modifying WITH (the engine's hot-path statements) commits like an UPDATE.
+        writes = kind in ("INSERT", "UPDATE", "DELETE") or (
+            kind == "WITH" and any(word in sql for word in ("UPDATE ", "INSERT ", "DELETE "))
         )
+        autocommit_write = not connection.in_atomic_block and writes
         if autocommit_write:
             cost.commits += 1
         return execute(sql, params, many, context)

@@ -11,21 +11,18 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-# Statuses below 500 that are still worth retrying: 408 Request Timeout (RFC 9110 §15.5.9)
-# and 429 Too Many Requests (RFC 6585 §4, Retry-After honoured).
-RETRYABLE_4XX = frozenset({408, 429})
-# Methods whose repetition cannot create anything: a lost answer to one of them is not ambiguous.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+from core.errors import SAFE_METHODS, is_ambiguous, is_retryable_status
 
-
-def is_retryable_status(status: int) -> bool:
-    """5xx, 408 and 429 are transient; every other 4xx is permanent."""
-    return status >= 500 or status in RETRYABLE_4XX
-
-
-def is_ambiguous(method: str) -> bool:
-    """A write whose answer was lost may have been applied: reconcile before repeating it."""
-    return method.upper() not in SAFE_METHODS
+# Which failures are transient is decided in core.errors (the clients below the engine ask it
+# too); re-exported here so the whole policy reads from one module.
+__all__ = [
+    "SAFE_METHODS",
+    "Budget",
+    "backoff_delay",
+    "exhausted_message",
+    "is_ambiguous",
+    "is_retryable_status",
+]
 
 
 def backoff_delay(*, attempts: int, retry_after: float | None = None) -> float:

@@ -16,8 +16,9 @@ from core.errors import (
     MarketplaceAuthError,
     PermanentMarketplaceError,
     TransientMarketplaceError,
+    is_retryable_status,
 )
-from marketplace.handlers.http import RETRYABLE_STATUSES, MarketplaceHttpClient
+from marketplace.handlers.http import MarketplaceHttpClient
 from marketplace.handlers.oauth import token_request
 from marketplace.services.connections import (
     ConnectionCredentials,
@@ -199,7 +200,7 @@ def fetch_image(url: str) -> tuple[str, bytes, str]:
     except (requests.ConnectionError, requests.Timeout) as error:
         raise TransientMarketplaceError(f"image {url}: {type(error).__name__}") from error
     status = response.status_code
-    if status >= 500 or status in RETRYABLE_STATUSES:
+    if is_retryable_status(status):
         raise TransientMarketplaceError(f"image {url} → {status}", status=status)
     if status >= 400 or not response.content:
         raise PermanentMarketplaceError(
