@@ -9,7 +9,7 @@ rejects (with a log line) a message whose tenant does not exist."""
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -56,13 +56,12 @@ def run_job_task(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
         return "rejected"
     except (OperationalError, InterfaceError) as error:
         # Before or during the claim: the job is still pending (or will be recovered); retry
-        # the trigger rather than acknowledge it. The connection is dropped so the next try
-        # opens a fresh one.
-        connection.close_if_unusable_or_obsolete()
+        # the trigger rather than acknowledge it. The broken connection is dropped by the
+        # task_postrun hook (config/celery.py), so the next try opens a fresh one.
         countdown = _infra_countdown(self.request.retries)
         logger.warning(
             "job.infra_retry",
-            extra={"job": job_id, "error": type(error).__name__, "countdown": countdown},
+            extra={"job": job_id, "error": repr(error), "countdown": countdown},
         )
         raise self.retry(countdown=countdown) from error
     if outcome.retry_at is not None:
