@@ -98,13 +98,13 @@ INSERT INTO {table} (
     marketplace, action_type_id, product_id, batch_id, status, priority, attempts, max_retries,
     expires_at, idempotency_key, input_data, result_data, error_code, error_message,
     status_reason, pause_requested, cancel_requested, created_by_id, created_at, updated_at,
-    dispatched_at
+    dispatched_at, claimed_by
 )
 SELECT m.marketplace, m.action_type_id, p.product_id, %(batch)s, %(status)s, %(priority)s, 0,
        m.max_retries, %(now)s + m.expiry,
        %(batch_key)s || ':' || m.marketplace || ':' || p.product_id,
        '{{}}'::jsonb, '{{}}'::jsonb, '', '', '', false, false, %(user)s, %(now)s, %(now)s,
-       %(now)s
+       %(now)s, ''
 FROM unnest(%(products)s::bigint[]) WITH ORDINALITY AS p(product_id, n)
 CROSS JOIN unnest(%(marketplaces)s::text[], %(action_types)s::bigint[], %(retries)s::int[],
                   %(expiries)s::interval[]) WITH ORDINALITY

@@ -33,6 +33,9 @@ RELIST_BACKLOG_LOST_AFTER_S = env.float(
 )
 # ctx.heartbeat() inside a long step writes at most this often.
 RELIST_HEARTBEAT_EVERY_S = env.float("RELIST_HEARTBEAT_EVERY_S", default=5.0)
+# Each worker process keeps a Redis key alive this often; a process silent for three periods is
+# dead and its running jobs are recovered by the next sweep (engine/liveness.py).
+RELIST_WORKER_ALIVE_EVERY_S = env.float("RELIST_WORKER_ALIVE_EVERY_S", default=2.0)
 # A job's total runs are bounded by max_retries × this + 1 (each step has max_retries of its own).
 RELIST_JOB_ATTEMPTS_FACTOR = env.int("RELIST_JOB_ATTEMPTS_FACTOR", default=3)
 

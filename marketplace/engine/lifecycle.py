@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import InvalidTransition
-from marketplace.engine import policy
+from marketplace.engine import liveness, policy
 from marketplace.engine.transitions import job_transition, jobs_bulk_transition
 from marketplace.models import MarketplaceJob, MarketplaceTask
 from marketplace.states import EventActor, JobStatus, TaskStatus
@@ -55,7 +55,13 @@ def job_claim(
             job_expire_now(job_id=job.pk, now=now, actor=EventActor.WORKER)
             return None
         try:
-            job_transition(job=job, name="claim", actor=EventActor.WORKER, now=now)
+            job_transition(
+                job=job,
+                name="claim",
+                actor=EventActor.WORKER,
+                now=now,
+                claimer=liveness.liveness_ensure_started(),
+            )
         except InvalidTransition:
             return None  # another worker claimed it first
     return job

@@ -26,7 +26,7 @@ from core.errors import (
     TransientMarketplaceError,
 )
 from marketplace.catalogue.models import MarketplaceActionType
-from marketplace.engine import lifecycle, sql
+from marketplace.engine import lifecycle, liveness, sql
 from marketplace.engine.steps import plan_rows, step_fail, step_unstart
 from marketplace.handlers.base import Handler, JobContext, StepInput
 from marketplace.handlers.registry import handler_get
@@ -137,6 +137,7 @@ def _claim(ctx: JobContext, steps: list[Step], plan: list[dict[str, Any]], now: 
         "plan": json.dumps(plan),
         "first_position": 1 if plan else None,
         "first_step": first.pk if first is not None else None,
+        "claimer": liveness.liveness_ensure_started(),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql.claim(), params)
@@ -159,13 +160,15 @@ def _claim(ctx: JobContext, steps: list[Step], plan: list[dict[str, Any]], now: 
         )
     if (started := _next_step(steps)) is not None:
         started.status, started.attempts = TaskStatus.PROCESSING, started.attempts + 1
-    ctx.job = _running_copy(ctx.job, attempts=attempts, started_at=started_at, now=now)
+    ctx.job = _running_copy(
+        ctx.job, attempts=attempts, started_at=started_at, now=now, claimer=params["claimer"]
+    )
     ctx.beat = _heartbeat_writer(ctx.job.pk)
     return True
 
 
 def _running_copy(
-    job: MarketplaceJob, *, attempts: int, started_at: datetime, now: datetime
+    job: MarketplaceJob, *, attempts: int, started_at: datetime, now: datetime, claimer: str
 ) -> MarketplaceJob:
     """The job as the claim statement left it (what MarketplaceJob.claim sets), read by the
     ORM rare paths as their compare-and-set base."""
@@ -178,6 +181,7 @@ def _running_copy(
         next_attempt_at=None,
         status_reason="",
         updated_at=now,
+        claimed_by=claimer,
     )
     running = MarketplaceJob.from_db(connection.alias, list(values), list(values.values()))
     running.action_type = job.action_type

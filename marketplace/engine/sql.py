@@ -58,7 +58,8 @@ def claim() -> str:
 WITH job AS (
     UPDATE {JOB} SET status = %(to)s, attempts = attempts + 1,
         started_at = coalesce(started_at, %(now)s), heartbeat_at = %(now)s,
-        next_attempt_at = NULL, status_reason = '', updated_at = %(now)s
+        next_attempt_at = NULL, status_reason = '', updated_at = %(now)s,
+        claimed_by = %(claimer)s
     WHERE id = %(job)s AND status = ANY(%(sources)s)
       AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s) AND expires_at > %(now)s
     RETURNING id, batch_id, attempts, started_at

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from marketplace.engine import dispatch, duework, lifecycle
+from marketplace.engine import dispatch, duework, lifecycle, liveness
 from marketplace.engine.transitions import jobs_bulk_transition
 from marketplace.handlers.base import WAITING_FOR_EXTENSION
 from marketplace.models import MarketplaceJob
@@ -57,15 +57,35 @@ def jobs_recover_stale(*, stale_after: timedelta, now: datetime | None = None) -
     is honoured; otherwise the job goes back to pending with the attempt counted (or fails when
     none are left) and is re-sent."""
     now = now or timezone.now()
+    return _recover(Q(heartbeat_at__lt=now - stale_after), now=now)
+
+
+def jobs_recover_dead_workers(*, now: datetime | None = None) -> int:
+    """Running jobs whose worker process is known dead (its keep-alive key expired,
+    engine.liveness): recovered within seconds of the death, whatever the stale threshold."""
+    now = now or timezone.now()
+    quiet = Q(heartbeat_at__lt=now - timedelta(seconds=liveness.ttl_s()))
+    claimers = set(
+        MarketplaceJob.objects.filter(quiet, status=JobStatus.RUNNING)
+        .exclude(claimed_by="")
+        .values_list("claimed_by", flat=True)
+        .distinct()
+    )
+    dead = liveness.dead_claimers(claimers)
+    if not dead:
+        return 0
+    logger.warning("sweep.dead_workers", extra={"workers": sorted(dead)})
+    return _recover(quiet & Q(claimed_by__in=dead), now=now)
+
+
+def _recover(lost: Q, *, now: datetime) -> int:
     recovered = 0
-    stale = MarketplaceJob.objects.filter(
-        status=JobStatus.RUNNING, heartbeat_at__lt=now - stale_after
-    ).select_related("action_type")
-    for job in stale.iterator(chunk_size=200):
+    candidates = MarketplaceJob.objects.filter(lost, status=JobStatus.RUNNING)
+    for job in candidates.only("pk").iterator(chunk_size=200):
         with transaction.atomic():
             locked = (
                 MarketplaceJob.objects.locked()
-                .filter(pk=job.pk, status=JobStatus.RUNNING, heartbeat_at__lt=now - stale_after)
+                .filter(lost, pk=job.pk, status=JobStatus.RUNNING)
                 .select_for_update(skip_locked=True, of=("self",))
                 .select_related("action_type")
                 .first()
@@ -175,7 +195,7 @@ def tenant_sweep(*, stale_after: timedelta | None = None) -> dict[str, int]:
     stale_after = stale_after or timedelta(seconds=float(settings.RELIST_STALE_HEARTBEAT_S))
     return {
         "expired": jobs_expire_overdue(),
-        "recovered": jobs_recover_stale(stale_after=stale_after),
+        "recovered": jobs_recover_dead_workers() + jobs_recover_stale(stale_after=stale_after),
         "dispatched": jobs_dispatch_due(),
     }
 

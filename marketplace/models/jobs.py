@@ -38,6 +38,7 @@ TRANSITION_UPDATE_FIELDS: dict[str, tuple[str, ...]] = {
         "heartbeat_at",
         "next_attempt_at",
         "status_reason",
+        "claimed_by",
     ),
     "complete": (*_STATE, "finished_at", "result_data", "error_code", "error_message"),
     "defer_retry": (
@@ -123,6 +124,9 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
     # job whose trigger is older than a sweep interval once its queue has drained, so a lost
     # message is replaced without duplicating a healthy backlog.
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # The worker process running it ("host:pid", engine.liveness): when that process is known
+    # dead, the sweep recovers the job at once instead of waiting for a stale heartbeat.
+    claimed_by = models.CharField(max_length=100, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -196,8 +200,9 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
     # --- transitions: one per row of DESIGN §2; they set fields only (all take `now`) -----
 
     @transition(field=status, source=S.PENDING, target=S.RUNNING)
-    def claim(self, *, now: datetime) -> None:
+    def claim(self, *, now: datetime, claimer: str = "") -> None:
         self.attempts += 1
+        self.claimed_by = claimer
         self.started_at = self.started_at or now
         self.heartbeat_at = now
         self.next_attempt_at = None

@@ -152,12 +152,20 @@ def test_a_step_longer_than_the_stale_threshold_is_not_recovered_while_alive(eba
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("stale_s", "alive_every_s"),
+    [(2.0, 3600.0), (120.0, 2.0)],
+    ids=["stale-heartbeat-2s", "dead-process-known"],
+)
 def test_a_killed_workers_job_is_recovered_by_the_sweep_and_a_slow_live_one_left_alone(
-    ebay, worker_env, celery_worker, settings
+    ebay, worker_env, celery_worker, settings, stale_s, alive_every_s
 ):
     # given a healthy worker running a slow order sync (15 pages of 0.8 s), then a second
-    # worker that will die in the middle of a publish
-    settings.RELIST_STALE_HEARTBEAT_S = 2.0
+    # worker that will die in the middle of a publish; the sweep finds it either by its stale
+    # heartbeat (a 2 s threshold, process liveness not trusted) or, with the default 120 s
+    # threshold, because its process is known dead (its keep-alive key expired)
+    settings.RELIST_STALE_HEARTBEAT_S = stale_s
+    settings.RELIST_WORKER_ALIVE_EVERY_S = alive_every_s
     celery_worker.stop()
     healthy = WorkerProcess(worker_env, name="healthy", concurrency=1)
     doomed = None

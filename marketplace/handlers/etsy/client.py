@@ -115,14 +115,15 @@ class EtsyClient(MarketplaceHttpClient):
         """https://developers.etsy.com/documentation/reference#operation/getListing"""
         return self.json("GET", f"{APP}/listings/{listing_id}")
 
-    def listings(self, *, state: str, limit: int, offset: int) -> dict[str, Any]:
+    def listings(
+        self, *, state: str, limit: int, offset: int, newest_first: bool = False
+    ) -> dict[str, Any]:
         """One page of the shop's listings in `state`: {count, results}.
         https://developers.etsy.com/documentation/reference#operation/getListingsByShop"""
-        return self.json(
-            "GET",
-            f"{self.shop}/listings",
-            params={"state": state, "limit": limit, "offset": offset},
-        )
+        params: dict[str, Any] = {"state": state, "limit": limit, "offset": offset}
+        if newest_first:
+            params.update(sort_on="created", sort_order="desc")
+        return self.json("GET", f"{self.shop}/listings", params=params)
 
     def iter_listings(self, *, state: str) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -133,6 +134,25 @@ class EtsyClient(MarketplaceHttpClient):
             offset += len(results)
             if not results or offset >= int(page.get("count", 0)):
                 return
+
+    def find_recent_draft_by_sku(self, sku: str) -> dict[str, Any] | None:
+        """A draft carrying `sku` among the shop's most recent drafts, or None: the cheap,
+        bounded lookup that reconciles a create whose answer was lost moments ago (at most two
+        calls whatever the shop's size: the newest page, and the last page for a server that
+        ignores the sort and lists oldest first)."""
+        first = self.listings(state="draft", limit=PAGE_LIMIT, offset=0, newest_first=True)
+        pages = [first]
+        count = int(first.get("count", 0))
+        if count > PAGE_LIMIT:
+            last = self.listings(
+                state="draft", limit=PAGE_LIMIT, offset=count - PAGE_LIMIT, newest_first=True
+            )
+            pages.append(last)
+        for page in pages:
+            for listing in page.get("results") or []:
+                if sku in (listing.get("skus") or []):
+                    return listing
+        return None
 
     def find_listing_by_sku(self, sku: str) -> dict[str, Any] | None:
         """The shop's listing carrying `sku`, drafts included, or None. Etsy has no SKU filter,

@@ -97,8 +97,9 @@ class EtsyPublish:
     @staticmethod
     def _create_draft(client: EtsyClient, ctx: JobContext, step: StepInput) -> dict[str, Any]:
         product = ctx.require_product()
-        # An earlier attempt may have created the draft and lost the answer: adopt it.
-        if step.maybe_applied_before and (found := client.find_listing_by_sku(product.sku)):
+        # An earlier attempt may have created the draft and lost the answer moments ago: adopt
+        # it, looking among the most recent drafts only (never the whole shop on each retry).
+        if step.maybe_applied_before and (found := client.find_recent_draft_by_sku(product.sku)):
             return _listing_result(found, reconciled=True)
         return _listing_result(client.create_draft_listing(payloads.draft_listing(product)))
 
