@@ -18,10 +18,11 @@ from core.errors import IdempotencyConflict, InvalidTransition, NotFound, Valida
 from core.queues import CeleryQueue
 from marketplace.catalogue.models import MarketplaceActionType
 from marketplace.catalogue.selectors import action_type_get
+from marketplace.engine.dispatch import jobs_enqueue
+from marketplace.engine.duework import duework_mark
+from marketplace.engine.transitions import jobs_bulk_transition
 from marketplace.models import JobEvent, MarketplaceJob, Product
-from marketplace.services.dispatch import jobs_enqueue
 from marketplace.services.readiness import Readiness, readiness_check
-from marketplace.services.transitions import jobs_bulk_transition
 from marketplace.states import EventActor, JobPriority, JobStatus, Marketplace
 
 MAX_BATCH_JOBS = 50_000
@@ -122,6 +123,7 @@ def batch_create_checked(
             batch.save()
             _jobs_insert(batch=batch, pairs=pairs, action_types=action_types, now=now)
             transaction.on_commit(partial(_send_enqueue_batch, batch.pk))
+            duework_mark(wake_at=now)  # last: it holds the tenant's due-work row until commit
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -169,12 +171,14 @@ _JOBS_INSERT = """
 INSERT INTO {table} (
     marketplace, action_type_id, product_id, batch_id, status, priority, attempts, max_retries,
     expires_at, idempotency_key, input_data, result_data, error_code, error_message,
-    status_reason, pause_requested, cancel_requested, created_by_id, created_at, updated_at
+    status_reason, pause_requested, cancel_requested, created_by_id, created_at, updated_at,
+    dispatched_at, claimed_by
 )
 SELECT j.marketplace, j.action_type_id, j.product_id, %(batch)s, %(status)s, %(priority)s, 0,
        j.max_retries, %(now)s + j.expiry,
        %(batch_key)s || ':' || j.marketplace || ':' || j.product_id,
-       '{{}}'::jsonb, '{{}}'::jsonb, '', '', '', false, false, %(user)s, %(now)s, %(now)s
+       '{{}}'::jsonb, '{{}}'::jsonb, '', '', '', false, false, %(user)s, %(now)s, %(now)s,
+       %(now)s, ''
 FROM unnest(%(products)s::bigint[], %(marketplaces)s::text[], %(action_types)s::bigint[],
             %(retries)s::int[], %(expiries)s::interval[]) WITH ORDINALITY
      AS j(product_id, marketplace, action_type_id, max_retries, expiry, n)
@@ -269,37 +273,44 @@ def batch_enqueue_jobs(*, batch_pk: int) -> int:
     return sent
 
 
-def batch_cancel(*, batch_pk: int, actor: EventActor, user: User | None = None) -> BatchJob:
-    """Cancel pending and paused jobs now; running ones stop at their next step boundary."""
+def batch_cancel(
+    *, batch_pk: int, actor: EventActor, user: User | None = None
+) -> BatchJob:
+    """Cancel pending and paused jobs now; running ones stop at their next step boundary.
+
+    Lock order (the one for everything touching a job and its batch): the batch's open job rows
+    first, in id order and waiting for the workers that hold them, then the batch row; every
+    job row written afterwards is one already locked. A worker takes its job row, then the batch
+    row: no cycle, so no deadlock. Locking every open row first (not skipping locked ones) also
+    catches a job being claimed right now: it is seen running after the claim commits and gets
+    the cancel request."""
     now = timezone.now()
+    batch = BatchJob.objects.filter(pk=batch_pk).first()
+    if batch is None:
+        raise NotFound("No such batch.", details={"batch": batch_pk})
+    _refuse_terminal(batch.status)
     with transaction.atomic():
-        try:
-            batch = BatchJob.objects.select_for_update().get(pk=batch_pk)
-        except BatchJob.DoesNotExist:
-            raise NotFound("No such batch.", details={"batch": batch_pk}) from None
-        if batch.status in TERMINAL_BATCH_STATUSES:
-            raise InvalidTransition(
-                f"Cannot cancel a batch that is {batch.status}.",
-                details={"current_status": batch.status, "allowed_actions": []},
+        open_jobs = list(
+            MarketplaceJob.objects.filter(
+                batch_id=batch_pk,
+                status__in=(JobStatus.PENDING, JobStatus.PAUSED, JobStatus.RUNNING),
             )
-        batch.status = BatchStatus.CANCELLED
-        batch.save(update_fields=["status", "updated_at"])
-        jobs = MarketplaceJob.objects.filter(batch_id=batch.pk)
-        jobs_bulk_transition(
-            queryset=jobs,
-            name="cancel",
-            sources=(JobStatus.PENDING, JobStatus.PAUSED),
-            actor=actor,
-            user=user,
-            now=now,
-            reason=f"batch cancelled by {actor}",
-            updates={"finished_at": now, "pause_requested": False},
+            .order_by("pk")
+            .select_for_update(of=("self",))
+            .values_list("pk", "status", "cancel_requested")
         )
-        running = list(
-            jobs.filter(status=JobStatus.RUNNING, cancel_requested=False).values_list(
-                "pk", flat=True
-            )
+        # Every row this transaction writes is locked now: the batch row may come next.
+        cancelled = (
+            BatchJob.objects.filter(pk=batch_pk)
+            .exclude(status__in=TERMINAL_BATCH_STATUSES)
+            .update(status=BatchStatus.CANCELLED, updated_at=now)
         )
+        if not cancelled:  # every job finished while we waited for the locks
+            batch.refresh_from_db()
+            _refuse_terminal(batch.status)
+        running = [
+            pk for pk, status, asked in open_jobs if status == JobStatus.RUNNING and not asked
+        ]
         MarketplaceJob.objects.filter(pk__in=running).update(cancel_requested=True, updated_at=now)
         # Like job_cancel: the request itself lands in each running job's audit trail.
         JobEvent.objects.bulk_create(
@@ -314,8 +325,28 @@ def batch_cancel(*, batch_pk: int, actor: EventActor, user: User | None = None) 
             )
             for pk in running
         )
+        jobs_bulk_transition(
+            queryset=MarketplaceJob.objects.filter(
+                pk__in=[pk for pk, status, _ in open_jobs if status != JobStatus.RUNNING]
+            ),
+            name="cancel",
+            sources=(JobStatus.PENDING, JobStatus.PAUSED),
+            actor=actor,
+            user=user,
+            now=now,
+            reason=f"batch cancelled by {actor}",
+            updates={"finished_at": now, "pause_requested": False},
+        )
     batch.refresh_from_db()
     return batch
+
+
+def _refuse_terminal(status: str) -> None:
+    if status in TERMINAL_BATCH_STATUSES:
+        raise InvalidTransition(
+            f"Cannot cancel a batch that is {status}.",
+            details={"current_status": status, "allowed_actions": []},
+        )
 
 
 def batch_recount(*, batch_pk: int) -> BatchJob:

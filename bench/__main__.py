@@ -33,6 +33,7 @@ class Options:
     profile_jobs: int
     phases: frozenset[str]
     keep_db: bool
+    rounds: int
 
 
 def _parse(argv: list[str] | None) -> Options:
@@ -51,6 +52,9 @@ def _parse(argv: list[str] | None) -> Options:
         "--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}"
     )
     parser.add_argument("--keep-db", action="store_true", help=f"keep {BENCH_DB} afterwards")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="a b c repeated, interleaved (a b c a b c)"
+    )
     args = parser.parse_args(argv)
     phases = frozenset(p.strip() for p in args.phases.split(",") if p.strip())
     if unknown := phases - set(PHASES):
@@ -67,6 +71,7 @@ def _parse(argv: list[str] | None) -> Options:
         profile_jobs=args.profile_jobs or (100 if args.quick else 200),
         phases=phases,
         keep_db=args.keep_db,
+        rounds=max(args.rounds, 1),
     )
 
 
@@ -320,15 +325,23 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         env, sandbox, token = _prepare(opts)
-        results: dict[str, RunResult] = {}
-        if opts.phases & {"a", "b"}:
-            results.update(_bare_runs(opts, env, sandbox, token))
-        if "c" in opts.phases:
-            results["c"] = _relist_run(opts, env, sandbox)
+        # Interleaved (a b c a b c …): the machine's load drifts over minutes, and each round's
+        # ratio compares runs made next to each other.
+        rounds: list[dict[str, RunResult]] = []
+        for number in range(1, opts.rounds + 1):
+            rule(f"round {number} of {opts.rounds}")
+            results: dict[str, RunResult] = {}
+            if opts.phases & {"a", "b"}:
+                results.update(_bare_runs(opts, env, sandbox, token))
+            if "c" in opts.phases:
+                results["c"] = _relist_run(opts, env, sandbox)
+            rounds.append(results)
         latency = _latency_runs(opts, env, sandbox, token) if "latency" in opts.phases else None
         if "queries" in opts.phases:
             _query_counts(opts, env, sandbox, token)
-        _summary(opts, results, latency)
+        for number, results in enumerate(rounds, start=1):
+            _summary(opts, results, None, title=f"summary, round {number}")
+        _summary(opts, {}, latency, title="summary, latency run")
     finally:
         stop_all()
         database.flush_redis()
@@ -342,8 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _summary(opts: Options, results: dict[str, RunResult], latency) -> None:
-    rule("summary")
+def _summary(
+    opts: Options, results: dict[str, RunResult], latency, *, title: str = "summary"
+) -> None:
+    if not results and latency is None:
+        return
+    rule(title)
     if results:
         say(f"  throughput, workers --pool {opts.pool} --concurrency {opts.concurrency}:")
         report.throughput_table(list(results.values()))

@@ -58,6 +58,9 @@ def _session() -> requests.Session:
     session = getattr(_local, "session", None)
     if session is None:
         session = _local.session = requests.Session()
+        # As the marketplace clients do: no proxy lookup in os.environ on every call, so the
+        # baseline and Relist pay the same per-call cost.
+        session.trust_env = False
     return session
 
 

@@ -10,8 +10,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = ROOT / "var" / "bench"
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-BENCH_DB = "relist_bench"
-REDIS_BASE = "redis://127.0.0.1:6379"
+# A worktree's own Redis and database name (RELIST_WT_REDIS_PORT, RELIST_BENCH_DB), so parallel
+# benches on one machine never flush or drop each other's.
+BENCH_DB = os.environ.get("RELIST_BENCH_DB", "relist_bench")
+REDIS_BASE = f"redis://127.0.0.1:{os.environ.get('RELIST_WT_REDIS_PORT', '6379')}"
 BROKER_DB, REDIS_DB = 8, 9
 TENANT_SCHEMA = "bench"
 # The development key of config.settings.local: the bench database is thrown away each run.

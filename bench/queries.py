@@ -71,11 +71,11 @@ def _counting() -> Iterator[JobCost]:
         kind = _kind(sql)
         cost.kinds[kind] += 1
         cost.statements.append(sql[:160])
-        autocommit_write = not connection.in_atomic_block and kind in (
-            "INSERT",
-            "UPDATE",
-            "DELETE",
+        # A data-modifying WITH (the engine's hot-path statements) commits like an UPDATE.
+        writes = kind in ("INSERT", "UPDATE", "DELETE") or (
+            kind == "WITH" and any(word in sql for word in ("UPDATE ", "INSERT ", "DELETE "))
         )
+        autocommit_write = not connection.in_atomic_block and writes
         if autocommit_write:
             cost.commits += 1
         return execute(sql, params, many, context)
@@ -122,8 +122,8 @@ def _jobs(sandbox: SandboxProcess, *, count: int, prefix: str) -> list[int]:
 
 
 def count_job_run(sandbox: SandboxProcess, *, jobs: int, warmup: int = 2) -> CostReport:
-    """marketplace.services.runner.job_run inside the tenant, as the task body runs it."""
-    from marketplace.services.runner import job_run  # noqa: PLC0415
+    """marketplace.engine.runner.job_run inside the tenant, as the task body runs it."""
+    from marketplace.engine.runner import job_run  # noqa: PLC0415
     from tenants.context import tenant_context  # noqa: PLC0415
 
     ids = _jobs(sandbox, count=jobs + warmup, prefix="QRUN")
@@ -170,7 +170,7 @@ def time_in_process(
     no concurrency): the body of the bare task (b) and Relist's job_run, same sandbox."""
     from bench.bare import _insert_rows  # noqa: PLC0415
     from bench.env import BenchEnv  # noqa: PLC0415
-    from marketplace.services.runner import job_run  # noqa: PLC0415
+    from marketplace.engine.runner import job_run  # noqa: PLC0415
     from tenants.context import tenant_context  # noqa: PLC0415
 
     os.environ["BENCH_DSN"], os.environ["BENCH_EBAY_TOKEN"] = dsn, token
@@ -214,22 +214,19 @@ def count_enqueue(sandbox: SandboxProcess, *, jobs: int) -> tuple[int, float]:
 
 
 # What the profile is broken down into: (label, file suffix, function name).
-_RUNNER = "marketplace/services/runner.py"
+_RUNNER = "marketplace/engine/runner.py"
 BREAKDOWN = (
     ("job_run", _RUNNER, "job_run"),
-    ("  job context (job, product, images, listing)", _RUNNER, "_context"),
-    ("  claim + plan + start (1st transaction)", _RUNNER, "_claim_and_start"),
+    ("  load (job, product, images, listing, steps)", _RUNNER, "_load"),
+    ("  claim + plan + start (1st statement)", _RUNNER, "_claim"),
     ("  handler.run_step (3 eBay calls)", "handlers/ebay/handler.py", "run_step"),
     ("    credentials read (once per call)", "services/connections.py", "access_token"),
     ("    rate limiter (Redis EVALSHA)", "services/ratelimit.py", "acquire"),
     ("    requests Session.request", "requests/sessions.py", "request"),
     ("      proxy settings from os.environ", "requests/sessions.py", "merge_environment_settings"),
-    ("  step boundaries (2 transactions)", _RUNNER, "_boundary"),
-    ("  completion (last transaction)", _RUNNER, "_complete"),
-    ("    listing_record (get_or_create + save)", "services/listings.py", "listing_record"),
-    ("  job_transition (claim + complete)", "services/transitions.py", "job_transition"),
-    ("    batch counters UPDATE (ORM expression)", "batches/counters.py", "batch_counters_apply"),
-    ("  QuerySet.create (2 JobEvents, 1 Listing)", "django/db/models/query.py", "create"),
+    ("  step boundaries (1 statement each)", _RUNNER, "_boundary"),
+    ("  completion (1 statement + handler.finish)", _RUNNER, "_complete"),
+    ("  job_transition (ORM rare paths only)", "engine/transitions.py", "job_transition"),
     ("  SET search_path before statements", "postgresql_backend/base.py", "_handle_search_path"),
     ("  COMMIT", "django/db/backends/base/base.py", "commit"),
     ("  waiting on PostgreSQL (psycopg)", "psycopg/connection.py", "wait"),
@@ -240,7 +237,7 @@ BREAKDOWN = (
 def profile_job_run(sandbox: SandboxProcess, *, jobs: int, top: int = 15) -> dict[str, str]:
     """cProfile of job_run over `jobs` jobs: top entries by cumulative and by own time, and
     the named parts of BREAKDOWN in ms per job and share of job_run."""
-    from marketplace.services.runner import job_run  # noqa: PLC0415
+    from marketplace.engine.runner import job_run  # noqa: PLC0415
     from tenants.context import tenant_context  # noqa: PLC0415
 
     ids = _jobs(sandbox, count=jobs + 1, prefix="PROF")

@@ -81,6 +81,24 @@ class MarketplaceError(ApplicationError):
         self.status = status
 
 
+# Error classification (DESIGN §3), the one place it is decided; the engine's retry policy
+# (marketplace.engine.policy) builds on it, and every client asks it. Statuses below 500 still
+# worth retrying: 408 Request Timeout (RFC 9110 §15.5.9) and 429 Too Many Requests (RFC 6585 §4).
+RETRYABLE_4XX = frozenset({408, 429})
+# Methods whose repetition creates nothing: a lost answer to one of them is not ambiguous.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_retryable_status(status: int) -> bool:
+    """5xx, 408 and 429 are transient; every other 4xx is permanent."""
+    return status >= 500 or status in RETRYABLE_4XX
+
+
+def is_ambiguous(method: str) -> bool:
+    """A write whose answer was lost may have been applied: reconcile before repeating it."""
+    return method.upper() not in SAFE_METHODS
+
+
 class TransientMarketplaceError(MarketplaceError):
     """5xx, 408, 429, connection errors and timeouts: worth retrying after `retry_after` s."""
 

@@ -1,12 +1,34 @@
 """Celery entrypoints only: parse ids, call one service. The tenant schema travels in the
-message headers (tenant-schemas-celery) and the task fails loudly if it does not exist."""
+message headers (tenant-schemas-celery).
+
+A failure before the claim (the database refused the connection, the schema switch failed in
+tenant-schemas-celery's task_prerun, any OperationalError) must not acknowledge the message: the
+job would sit pending with no trigger. The task retries the message with backoff instead, and
+rejects (with a log line) a message whose tenant does not exist."""
+
+import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+logger = logging.getLogger(__name__)
+
 # Celery's countdown stays well under the broker's visibility timeout (Redis redelivers older
-# unacknowledged messages); longer waits are left to beat's dispatch of due jobs.
+# unacknowledged messages); longer waits are left to the sweep's dispatch of due jobs.
 MAX_COUNTDOWN_S = 900
+# Backoff of a message retried because the database or the schema switch failed.
+INFRA_RETRY_BASE_S = 1.0
+INFRA_RETRY_CAP_S = 30.0
+
+
+def _header_schema(request) -> str | None:  # type: ignore[no-untyped-def]
+    headers = getattr(request, "headers", None) or {}
+    return headers.get("_schema_name") or getattr(request, "_schema_name", None)
+
+
+def _infra_countdown(retries: int) -> float:
+    return min(INFRA_RETRY_CAP_S, INFRA_RETRY_BASE_S * 2**retries)
 
 
 @shared_task(
@@ -20,9 +42,28 @@ MAX_COUNTDOWN_S = 900
     time_limit=660,
 )
 def run_job_task(self, job_id: int) -> str:
-    from marketplace.services.runner import job_run  # noqa: PLC0415
+    from marketplace.engine.runner import job_run  # noqa: PLC0415
+    from marketplace.engine.tenancy import TenantGone, schema_check  # noqa: PLC0415
 
-    outcome = job_run(job_id=job_id)
+    try:
+        schema_check(expected=_header_schema(self.request))
+        outcome = job_run(job_id=job_id)
+    except TenantGone as gone:
+        logger.warning(
+            "job.message_rejected",
+            extra={"job": job_id, "schema": gone.schema, "reason": gone.reason},
+        )
+        return "rejected"
+    except (OperationalError, InterfaceError) as error:
+        # Before or during the claim: the job is still pending (or will be recovered); retry
+        # the trigger rather than acknowledge it. The broken connection is dropped by the
+        # task_postrun hook (config/celery.py), so the next try opens a fresh one.
+        countdown = _infra_countdown(self.request.retries)
+        logger.warning(
+            "job.infra_retry",
+            extra={"job": job_id, "error": repr(error), "countdown": countdown},
+        )
+        raise self.retry(countdown=countdown) from error
     if outcome.retry_at is not None:
         countdown = max((outcome.retry_at - timezone.now()).total_seconds(), 0.0)
         if countdown <= MAX_COUNTDOWN_S:
@@ -32,6 +73,6 @@ def run_job_task(self, job_id: int) -> str:
 
 @shared_task(name="marketplace.sweep", ignore_result=True, soft_time_limit=50, time_limit=55)
 def sweep_task(full: bool = False) -> int:
-    from marketplace.services.sweep import sweep_all  # noqa: PLC0415
+    from marketplace.engine.sweep import sweep_all  # noqa: PLC0415
 
     return len(sweep_all(full=full))

@@ -18,6 +18,7 @@ SHARED_APPS = [
     "tenants",
     "marketplace.catalogue",
     "sales.schedule",
+    "marketplace.engine",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

@@ -23,9 +23,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# Beat: every minute, per tenant with work, expire, recover and re-dispatch; a full pass over
-# every tenant every 30 minutes rebuilds the "tenants with work" set. Entries expire so a backlog
-# of sweeps never piles up behind a slow one.
+# The engine's clocks (marketplace/engine, docs/engine.md). Everything derives from the sweep
+# interval: a lost trigger is re-sent within two intervals once its queue has drained.
+RELIST_SWEEP_INTERVAL_S = env.float("RELIST_SWEEP_INTERVAL_S", default=60.0)
+# A pending job whose queue still holds messages is only re-sent after this long (a healthy
+# backlog is never duplicated); also the wait of jobs parked for the Vinted extension.
+RELIST_BACKLOG_LOST_AFTER_S = env.float(
+    "RELIST_BACKLOG_LOST_AFTER_S", default=15 * RELIST_SWEEP_INTERVAL_S
+)
+# ctx.heartbeat() inside a long step writes at most this often.
+RELIST_HEARTBEAT_EVERY_S = env.float("RELIST_HEARTBEAT_EVERY_S", default=5.0)
+# Each worker process keeps a Redis key alive this often; a process silent for three periods is
+# dead and its running jobs are recovered by the next sweep (engine/liveness.py).
+RELIST_WORKER_ALIVE_EVERY_S = env.float("RELIST_WORKER_ALIVE_EVERY_S", default=2.0)
+# A job's total runs are bounded by max_retries × this + 1 (each step has max_retries of its own).
+RELIST_JOB_ATTEMPTS_FACTOR = env.int("RELIST_JOB_ATTEMPTS_FACTOR", default=3)
+
+# Beat: every sweep interval, visit the tenants of the due-work index (PostgreSQL, public
+# schema): expire, recover, re-dispatch. Entries expire so a backlog of sweeps never piles up.
 CELERY_BEAT_SCHEDULE = {
     # Sale detection: due (tenant, marketplace) rows of the public schedule index only.
     "sales-sync-due": {
@@ -35,14 +50,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-tenants-with-work": {
         "task": "marketplace.sweep",
-        "schedule": env.float("RELIST_SWEEP_INTERVAL_S", default=60.0),
-        "options": {"queue": "maintenance", "expires": 50},
-    },
-    "sweep-all-tenants": {
-        "task": "marketplace.sweep",
-        "schedule": 1800.0,
-        "kwargs": {"full": True},
-        "options": {"queue": "maintenance", "expires": 1700},
+        "schedule": RELIST_SWEEP_INTERVAL_S,
+        "options": {"queue": "maintenance", "expires": max(RELIST_SWEEP_INTERVAL_S - 5, 1)},
     },
 }
 

@@ -5,7 +5,11 @@ The runner persists the plan once, commits each step's result, and on a retry re
 steps that did not succeed. Results of earlier steps are available to later ones by step name.
 
 Handlers raise the engine's error classes (core.errors): TransientMarketplaceError (retry with
-backoff), PermanentMarketplaceError (fail now), Deferral (wait, no attempt consumed).
+backoff), PermanentMarketplaceError (fail now), JobDeferred (wait, no attempt consumed).
+
+A step that takes long (pages, several calls) calls `ctx.heartbeat()` between them, so the sweep
+never takes a live job for a dead worker's. `finish` records the listing it produced with
+`ctx.record_listing(...)`: the engine writes it in the job's one completion statement.
 """
 
 from collections.abc import Callable
@@ -13,9 +17,22 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from marketplace.models import Listing, MarketplaceJob, Product
-from marketplace.states import TaskType
+from marketplace.states import ListingStatus, TaskType
 
 T = TypeVar("T")
+
+# Why a pending Vinted job is not running: it waits for the extension to connect.
+WAITING_FOR_EXTENSION = "Waiting for the Vinted extension to connect."
+
+
+@dataclass(frozen=True, slots=True)
+class ListingChange:
+    """The listing a job produced, written with the job's completion."""
+
+    status: ListingStatus
+    external_id: str | None = None
+    url: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +69,27 @@ class JobContext:
     product: Product | None = None
     listing: Listing | None = None
     image_urls: list[str] = field(default_factory=list)
+    listing_change: ListingChange | None = None
+    # Set by the engine: writes the job's heartbeat (rate-limited); False when the job is no
+    # longer running here (recovered, or stopped), so a long step may give up early.
+    beat: Callable[[], bool] | None = None
     _clients: dict[Callable[[], Any], Any] = field(default_factory=dict)
+
+    def heartbeat(self) -> bool:
+        """Call between the calls or pages of a long step."""
+        return self.beat() if self.beat is not None else True
+
+    def record_listing(
+        self,
+        *,
+        status: ListingStatus,
+        external_id: str | None = None,
+        url: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.listing_change = ListingChange(
+            status=status, external_id=external_id, url=url, data=data or {}
+        )
 
     def client(self, factory: Callable[[], T]) -> T:
         """One marketplace client per job: credentials are read once, not once per call."""

@@ -18,10 +18,10 @@ from core.errors import (
     MarketplaceAuthError,
     PermanentMarketplaceError,
     TransientMarketplaceError,
+    is_ambiguous,
+    is_retryable_status,
 )
 
-RETRYABLE_STATUSES = frozenset({408, 429})
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _sessions = threading.local()
 
 
@@ -41,7 +41,11 @@ def session_for(base_url: str) -> requests.Session:
     cache: dict[str, requests.Session] = getattr(_sessions, "by_base", None) or {}
     _sessions.by_base = cache
     if base_url not in cache:
-        cache[base_url] = requests.Session()
+        session = requests.Session()
+        # Marketplace hosts are configured settings, never reached through an environment
+        # proxy or .netrc: skipping that lookup saves an os.environ scan on every call.
+        session.trust_env = False
+        cache[base_url] = session
     return cache[base_url]
 
 
@@ -143,7 +147,7 @@ class MarketplaceHttpClient:
             # A write whose answer was lost may have been applied: the caller reconciles.
             raise TransientMarketplaceError(
                 f"{self.marketplace} {method} {path}: {type(error).__name__}",
-                ambiguous=method not in SAFE_METHODS,
+                ambiguous=is_ambiguous(method),
             ) from error
         metrics.record_marketplace_call(
             marketplace=self.marketplace,
@@ -157,7 +161,7 @@ class MarketplaceHttpClient:
         if status < 400:
             return response
         message = f"{self.marketplace} {method} {path} → {status}: {self.error_message(response)}"
-        if status >= 500 or status in RETRYABLE_STATUSES:
+        if is_retryable_status(status):
             raise TransientMarketplaceError(
                 message,
                 status=status,

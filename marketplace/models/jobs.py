@@ -38,19 +38,28 @@ TRANSITION_UPDATE_FIELDS: dict[str, tuple[str, ...]] = {
         "heartbeat_at",
         "next_attempt_at",
         "status_reason",
+        "claimed_by",
     ),
     "complete": (*_STATE, "finished_at", "result_data", "error_code", "error_message"),
-    "defer_retry": (*_STATE, "next_attempt_at", "error_code", "error_message", "status_reason"),
-    "defer": (*_STATE, "attempts", "next_attempt_at", "status_reason"),
+    "defer_retry": (
+        *_STATE,
+        "next_attempt_at",
+        "dispatched_at",
+        "error_code",
+        "error_message",
+        "status_reason",
+    ),
+    "defer": (*_STATE, "attempts", "next_attempt_at", "dispatched_at", "status_reason"),
     "fail": (*_STATE, "finished_at", "error_code", "error_message"),
     "pause": (*_STATE, "pause_requested", "status_reason"),
-    "resume": (*_STATE, "next_attempt_at", "status_reason", "expires_at"),
+    "resume": (*_STATE, "next_attempt_at", "dispatched_at", "status_reason", "expires_at"),
     "cancel": (*_STATE, "cancel_requested", "pause_requested", "finished_at", "status_reason"),
     "expire": (*_STATE, "finished_at", "error_code", "error_message"),
     "retry": (
         *_STATE,
         "attempts",
         "next_attempt_at",
+        "dispatched_at",
         "expires_at",
         "finished_at",
         "error_code",
@@ -68,14 +77,30 @@ class MarketplaceJobQuerySet(models.QuerySet["MarketplaceJob"]):
 
 class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
     marketplace = models.CharField(max_length=16, choices=Marketplace.choices)
+    # No single-column foreign-key indexes: every index is written by every non-HOT update of
+    # the hottest table. Product and batch lookups use the (product, -id) and (batch, -id)
+    # indexes below; action types and users are never searched from here.
     action_type = models.ForeignKey(
-        "catalogue.MarketplaceActionType", on_delete=models.PROTECT, related_name="+"
+        "catalogue.MarketplaceActionType",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     product = models.ForeignKey(
-        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+        Product,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        db_index=False,
     )
     batch = models.ForeignKey(
-        "batches.BatchJob", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+        "batches.BatchJob",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="jobs",
+        db_index=False,
     )
     status = FSMField(default=S.PENDING, choices=S.choices, protected=True)
     priority = models.PositiveSmallIntegerField(
@@ -95,6 +120,13 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
     pause_requested = models.BooleanField(default=False)
     cancel_requested = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the last trigger (Celery message) for this job was sent: the sweep re-sends a pending
+    # job whose trigger is older than a sweep interval once its queue has drained, so a lost
+    # message is replaced without duplicating a healthy backlog.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    # The worker process running it ("host:pid", engine.liveness): when that process is known
+    # dead, the sweep recovers the job at once instead of waiting for a stale heartbeat.
+    claimed_by = models.CharField(max_length=100, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -104,6 +136,7 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
         on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,  # users live in public; the tenant schema must not depend on them
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -114,9 +147,10 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ("-id",)
+        # Few indexes, none on heartbeat_at or updated_at: a step boundary only writes those
+        # two columns, so its UPDATE is HOT (no index entry written). Running jobs are few
+        # (at most the worker slots), found through job_status_id_idx.
         indexes = [
-            # The work queue: next pending job by priority, then age.
-            models.Index(fields=("status", "priority", "created_at"), name="job_queue_idx"),
             models.Index(
                 fields=("next_attempt_at",),
                 name="job_due_retry_idx",
@@ -125,14 +159,9 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=("expires_at",), name="job_expiry_idx", condition=models.Q(status=S.PENDING)
             ),
-            models.Index(
-                fields=("heartbeat_at",),
-                name="job_heartbeat_idx",
-                condition=models.Q(status=S.RUNNING),
-            ),
-            models.Index(fields=("batch", "status"), name="job_batch_status_idx"),
             # The API's job list of one batch, newest first: an index range scan even for an
             # old batch among a million jobs (the primary key scan would walk all newer ones).
+            # Batch cancel, recount and enqueue use it too.
             models.Index(fields=("batch", "-id"), name="job_batch_id_idx"),
             models.Index(fields=("status", "-id"), name="job_status_id_idx"),
             models.Index(fields=("marketplace", "-id"), name="job_marketplace_id_idx"),
@@ -171,8 +200,9 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
     # --- transitions: one per row of DESIGN §2; they set fields only (all take `now`) -----
 
     @transition(field=status, source=S.PENDING, target=S.RUNNING)
-    def claim(self, *, now: datetime) -> None:
+    def claim(self, *, now: datetime, claimer: str = "") -> None:
         self.attempts += 1
+        self.claimed_by = claimer
         self.started_at = self.started_at or now
         self.heartbeat_at = now
         self.next_attempt_at = None
@@ -189,8 +219,10 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
     def defer_retry(
         self, *, now: datetime, next_attempt_at: datetime, error_code: str, message: str
     ) -> None:
-        """A retryable failure with attempts left; the attempt stays counted."""
+        """A retryable failure with attempts left; the attempt stays counted. The worker
+        re-sends its trigger (a countdown) at once."""
         self.next_attempt_at = next_attempt_at
+        self.dispatched_at = now
         self.error_code = error_code
         self.error_message = message
         self.status_reason = f"Retrying after: {message}"
@@ -200,6 +232,8 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
         """Not a failure (extension offline, own rate limit): the attempt is given back."""
         self.attempts = max(self.attempts - 1, 0)
         self.next_attempt_at = next_attempt_at
+        # With a delay the worker re-sends the trigger; without one the job waits for an event.
+        self.dispatched_at = now if next_attempt_at is not None else None
         self.status_reason = reason
 
     @transition(field=status, source=S.RUNNING, target=S.FAILED)
@@ -216,6 +250,7 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source=S.PAUSED, target=S.PENDING)
     def resume(self, *, now: datetime, expires_at: datetime) -> None:
         self.next_attempt_at = None
+        self.dispatched_at = now
         self.status_reason = ""
         self.expires_at = max(self.expires_at, expires_at)
 
@@ -237,6 +272,7 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
         """An explicit retry: attempts restart, succeeded steps are kept."""
         self.attempts = 0
         self.next_attempt_at = None
+        self.dispatched_at = now
         self.expires_at = expires_at
         self.finished_at = None
         self.error_code = ""
@@ -247,7 +283,10 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
 class MarketplaceTask(models.Model):
     """One ordered step of a job. Planned once; a retry re-runs only the steps not succeeded."""
 
-    job = models.ForeignKey(MarketplaceJob, on_delete=models.CASCADE, related_name="tasks")
+    # (job, position) is unique, which indexes job first: no separate foreign-key index.
+    job = models.ForeignKey(
+        MarketplaceJob, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     position = models.PositiveSmallIntegerField()
     task_type = models.CharField(max_length=16, choices=TaskType.choices)
     # The handler's step name ("upload_image"), stable across code changes of the description.
@@ -276,7 +315,10 @@ class MarketplaceTask(models.Model):
 class JobEvent(models.Model):
     """The audit trail: one row per transition (and per operator request)."""
 
-    job = models.ForeignKey(MarketplaceJob, on_delete=models.CASCADE, related_name="events")
+    # event_job_idx (job, id) serves every lookup by job: no separate foreign-key index.
+    job = models.ForeignKey(
+        MarketplaceJob, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     from_status = models.CharField(max_length=16, choices=JobStatus.choices)
     to_status = models.CharField(max_length=16, choices=JobStatus.choices)
     at = models.DateTimeField()

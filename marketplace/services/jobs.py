@@ -1,8 +1,8 @@
-"""Job services: creation and the user/operator actions (pause, resume, cancel, retry), plus the
-beat sweep that expires overdue jobs. Each owns its transaction; enqueueing happens on commit."""
+"""Job services: creation and the user/operator actions (pause, resume, cancel, retry). Each owns
+its transaction; enqueueing happens on commit. The lifecycle after that is the engine's
+(marketplace.engine)."""
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -11,14 +11,11 @@ from django.utils import timezone
 
 from core.errors import IdempotencyConflict, NotFound, ValidationFailed
 from marketplace.catalogue.selectors import action_type_get
+from marketplace.engine.dispatch import jobs_enqueue_on_commit
+from marketplace.engine.duework import duework_mark
+from marketplace.engine.transitions import invalid_transition, job_transition
 from marketplace.models import MarketplaceJob, Product
-from marketplace.services.dispatch import jobs_enqueue_on_commit
 from marketplace.services.live import live_job_changed
-from marketplace.services.transitions import (
-    invalid_transition,
-    job_transition,
-    jobs_bulk_transition,
-)
 from marketplace.states import ActionCode, EventActor, JobStatus
 
 PRODUCT_ACTIONS = frozenset({ActionCode.PUBLISH, ActionCode.UPDATE, ActionCode.DELETE})
@@ -59,12 +56,14 @@ def job_create(
         expires_at=now + action_type.expiry,
         idempotency_key=key,
         created_by=created_by,
+        dispatched_at=now,
     )
     try:
         with transaction.atomic():
             job.save()
             jobs_enqueue_on_commit([job])
             live_job_changed(job)
+            duework_mark(wake_at=now)  # last: it holds the tenant's due-work row until commit
     except IntegrityError:
         # Another request with the same key won the race: answer with its job.
         existing = MarketplaceJob.objects.get(idempotency_key=key)
@@ -165,23 +164,5 @@ def job_retry(*, job_id: int, actor: EventActor, user: User | None = None) -> Ma
             expires_at=now + job.action_type.expiry,
         )
         jobs_enqueue_on_commit([job])
+        duework_mark(wake_at=now)  # a terminal job is open again
     return job
-
-
-def jobs_expire_overdue(*, now: datetime | None = None) -> int:
-    """Beat: every pending job past its expiry becomes expired (counted in its batch)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        ids = jobs_bulk_transition(
-            queryset=MarketplaceJob.objects.filter(expires_at__lt=now),
-            name="expire",
-            actor=EventActor.BEAT,
-            now=now,
-            reason="expired before it could run",
-            updates={
-                "finished_at": now,
-                "error_code": "expired",
-                "error_message": "The job expired before it could run.",
-            },
-        )
-    return len(ids)

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from batches.models import BatchJob
 from batches.services import batch_cancel
 from batches.states import derive_batch_status
+from marketplace.engine import lifecycle
+from marketplace.engine.sweep import jobs_expire_overdue
 from marketplace.models import MarketplaceJob
-from marketplace.services import execution, steps
 from marketplace.services.jobs import (
     job_cancel,
     job_pause,
     job_resume,
     job_retry,
-    jobs_expire_overdue,
 )
 from marketplace.states import EventActor, JobStatus
 from tests.factories.marketplace import make_batch
@@ -73,26 +73,26 @@ def _batch_cancel(job: MarketplaceJob, world: World) -> None:
 OPERATIONS: dict[str, Operation] = {
     "claim": Operation(
         frozenset({S.PENDING}),
-        lambda job, _: execution.job_claim(job_id=job.pk, now=timezone.now() + LATER),
+        lambda job, _: lifecycle.job_claim(job_id=job.pk, now=timezone.now() + LATER),
     ),
     "complete": Operation(
-        frozenset({S.RUNNING}), lambda job, _: execution.job_complete(job=job, result={})
+        frozenset({S.RUNNING}), lambda job, _: lifecycle.job_complete(job=job, result={})
     ),
     "fail": Operation(
         frozenset({S.RUNNING}),
-        lambda job, _: execution.job_fail(job=job, error_code="http_400", message="Bad"),
+        lambda job, _: lifecycle.job_fail(job=job, error_code="http_400", message="Bad"),
     ),
     "retry_or_fail": Operation(
         frozenset({S.RUNNING}),
-        lambda job, _: execution.job_retry_or_fail(
+        lambda job, _: lifecycle.job_retry_or_fail(
             job=job, error_code="http_503", message="Unavailable"
         ),
     ),
     "defer": Operation(
-        frozenset({S.RUNNING}), lambda job, _: execution.job_defer(job=job, reason="offline")
+        frozenset({S.RUNNING}), lambda job, _: lifecycle.job_defer(job=job, reason="offline")
     ),
     "step_boundary": Operation(
-        frozenset({S.RUNNING}), lambda job, _: steps.job_stop_if_requested(job=job)
+        frozenset({S.RUNNING}), lambda job, _: lifecycle.job_stop_if_requested(job=job)
     ),
     "pause": Operation(
         frozenset({S.PENDING, S.RUNNING}), lambda job, _: job_pause(job_id=job.pk, actor=USER)

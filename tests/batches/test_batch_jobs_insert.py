@@ -6,7 +6,7 @@ from batches.services import batch_create
 from marketplace.models import MarketplaceJob
 from tests.factories.marketplace import make_job, ready_product
 
-VOLATILE = ("id", "batch", "idempotency_key", "expires_at")
+VOLATILE = ("id", "batch", "idempotency_key", "expires_at", "dispatched_at")
 
 
 def _comparable(job: MarketplaceJob) -> dict:
@@ -33,3 +33,4 @@ def test_batch_jobs_equal_single_jobs_but_for_batch_and_keys(tenant, no_broker):
     assert _comparable(jobs[0]) == _comparable(single)
     assert jobs[0].idempotency_key == f"{batch.batch_id}:ebay:{products[0].pk}"
     assert abs((jobs[0].expires_at - single.expires_at).total_seconds()) < 60
+    assert abs((jobs[0].dispatched_at - single.dispatched_at).total_seconds()) < 60

@@ -8,8 +8,8 @@ from django.db.models import F
 from batches.models import BatchJob
 from batches.services import batch_cancel, batch_create, batch_recount
 from core.errors import IdempotencyConflict, InvalidTransition, ValidationFailed
+from marketplace.engine import lifecycle
 from marketplace.models import JobEvent, MarketplaceJob
-from marketplace.services import execution, steps
 from marketplace.services.jobs import job_cancel, job_retry
 from marketplace.states import EventActor, JobStatus
 from tests.factories.marketplace import job_walk_to, make_batch, ready_product
@@ -28,14 +28,14 @@ def _fresh(job: MarketplaceJob) -> MarketplaceJob:
 # What a worker does to take a job from pending to each outcome.
 _WORKER_STEPS = {
     S.PENDING: (),
-    S.RUNNING: (lambda job: execution.job_claim(job_id=job.pk),),
+    S.RUNNING: (lambda job: lifecycle.job_claim(job_id=job.pk),),
     S.COMPLETED: (
-        lambda job: execution.job_claim(job_id=job.pk),
-        lambda job: execution.job_complete(job=_fresh(job), result={"listing_id": "L-1"}),
+        lambda job: lifecycle.job_claim(job_id=job.pk),
+        lambda job: lifecycle.job_complete(job=_fresh(job), result={"listing_id": "L-1"}),
     ),
     S.FAILED: (
-        lambda job: execution.job_claim(job_id=job.pk),
-        lambda job: execution.job_fail(job=_fresh(job), error_code="http_400", message="Bad"),
+        lambda job: lifecycle.job_claim(job_id=job.pk),
+        lambda job: lifecycle.job_fail(job=_fresh(job), error_code="http_400", message="Bad"),
     ),
 }
 
@@ -316,7 +316,7 @@ def test_batch_cancel_cancels_resting_jobs_and_asks_running_ones(tenant, member)
     assert (cancelled.finished_at, cancelled.progress_percent) == (None, 75.0)
 
     # when the running job reaches its boundary
-    steps.job_stop_if_requested(job=_fresh(running))
+    lifecycle.job_stop_if_requested(job=_fresh(running))
 
     # then it is cancelled too, and the batch is finished, still cancelled
     batch.refresh_from_db()

@@ -18,9 +18,8 @@ from core.errors import TransientMarketplaceError
 from marketplace.handlers.http import MarketplaceHttpClient
 from marketplace.models import MarketplaceJob
 from marketplace.services import presence
-from marketplace.services.execution import job_defer, job_retry_or_fail
+from marketplace.engine.lifecycle import job_defer, job_retry_or_fail
 from marketplace.services.ratelimit import redis_client
-from marketplace.services.sweep import ACTIVE_TENANTS_KEY
 from tests.factories.marketplace import make_job, make_job_in
 from tests.operators import PUBLIC_HOST, host_client
 
@@ -179,8 +178,8 @@ def test_a_network_error_is_counted_as_such():
 
 @pytest.mark.django_db
 def test_the_scrape_counts_jobs_not_yet_ended_in_tenants_with_work(tenant, fresh_levels):
-    # given the tenant marked as having work, with two pending and one paused Etsy job
-    redis_client().sadd(ACTIVE_TENANTS_KEY, tenant.schema_name)
+    # given two pending and one paused Etsy job (creating them marks the tenant in the engine's
+    # due-work index, which the scrape reads)
     try:
         before = _scrape()
         for _ in range(2):
@@ -191,7 +190,6 @@ def test_the_scrape_counts_jobs_not_yet_ended_in_tenants_with_work(tenant, fresh
         # when /metrics is scraped (from the public host)
         after = _scrape()
     finally:
-        redis_client().srem(ACTIVE_TENANTS_KEY, tenant.schema_name)
         connection.set_tenant(tenant)
 
     # then the pending and paused jobs are counted; ended ones are not levels

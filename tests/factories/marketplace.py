@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from batches.services import batch_create
 from marketplace import reference_data
+from marketplace.engine.transitions import job_transition
 from marketplace.models import (
     Category,
     CategoryMapping,
@@ -23,7 +24,6 @@ from marketplace.models import (
     ValueMapping,
 )
 from marketplace.services.jobs import job_create
-from marketplace.services.transitions import job_transition
 from marketplace.states import EventActor, JobStatus, ListingStatus, TaskStatus, TaskType
 
 DEFAULT_CATEGORY = "mens-coats-jackets"

@@ -7,8 +7,8 @@ import pytest
 
 from batches.models import BatchJob
 from batches.services import batch_create
+from marketplace.engine.sweep import jobs_recover_stale
 from marketplace.models import MarketplaceConnection, MarketplaceJob
-from marketplace.services.execution import jobs_recover_stale
 from marketplace.services.jobs import job_cancel, job_pause, job_resume, job_retry
 from marketplace.states import EventActor, JobStatus, TaskStatus
 from tests.factories.marketplace import ProductFactory, ProductImageFactory, make_job

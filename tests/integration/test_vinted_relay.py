@@ -9,10 +9,10 @@ import pytest
 from django.conf import settings
 
 from core.errors import JobDeferred, PermanentMarketplaceError, TransientMarketplaceError
+from marketplace.handlers.base import WAITING_FOR_EXTENSION
 from marketplace.handlers.vinted.client import VintedClient
 from marketplace.models import Listing, MarketplaceJob
 from marketplace.services import presence, relay
-from marketplace.services.execution import WAITING_FOR_EXTENSION
 from marketplace.services.ratelimit import redis_client
 from marketplace.states import JobStatus
 from sandbox.vinted_extension import ExtensionSimulator, Fault, VintedAccount

@@ -26,6 +26,8 @@ def worker_environment(extra: Mapping[str, str]) -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         "CHANNELS_REDIS_URL": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"],
         "RELIST_RETRY_BACKOFF_SCALE_S": "0.05",
+        # Long steps heartbeat often, so tests can use a stale threshold of a few seconds.
+        "RELIST_HEARTBEAT_EVERY_S": "0.2",
         "PYTHONUNBUFFERED": "1",
     }
     env.update(extra)

@@ -468,7 +468,7 @@ def test_action_logs_carry_tenant_job_batch_and_operator(client, operator):
 
     handler = Collect()
     handler.setFormatter(StructuredFormatter())
-    transitions_logger = logging.getLogger("marketplace.services.transitions")
+    transitions_logger = logging.getLogger("marketplace.engine.transitions")
     transitions_logger.addHandler(handler)
 
     # when the operator cancels the job

@@ -116,14 +116,13 @@ class EbayPublish:
         return {"offer_id": offer_id, "listing_id": client.publish_offer(offer_id)}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        product = ctx.require_product()
+        ctx.require_product()
         if "publish" not in results:
             listing_id = ctx.listing.external_id if ctx.listing else ""
             return {"already_published": True, "listing_id": listing_id}
         listing_id = results["publish"]["listing_id"]
-        listing_record(
-            product=product,
-            marketplace="ebay",
+        # Written by the engine in the job's completion statement.
+        ctx.record_listing(
             status=ListingStatus.ACTIVE,
             external_id=listing_id,
             url=LISTING_URL.format(listing_id=listing_id),
@@ -233,6 +232,7 @@ class EbaySyncListings:
         live: list[dict[str, Any]] = []
         count = offset = 0
         while True:
+            ctx.heartbeat()  # one page per call: a long sync stays visibly alive
             page = client.inventory_items(limit=PAGE, offset=offset)
             items = page.get("inventoryItems") or []
             for item in items:
@@ -270,6 +270,7 @@ class EbaySyncOrders:
         orders: list[dict[str, Any]] = []
         offset = 0
         while True:
+            ctx.heartbeat()
             page = client.orders(modified_since=stamp, limit=50, offset=offset)
             batch = page.get("orders") or []
             orders.extend(batch)

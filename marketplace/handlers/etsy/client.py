@@ -16,8 +16,9 @@ from core.errors import (
     MarketplaceAuthError,
     PermanentMarketplaceError,
     TransientMarketplaceError,
+    is_retryable_status,
 )
-from marketplace.handlers.http import RETRYABLE_STATUSES, MarketplaceHttpClient
+from marketplace.handlers.http import MarketplaceHttpClient
 from marketplace.handlers.oauth import token_request
 from marketplace.services.connections import (
     ConnectionCredentials,
@@ -114,14 +115,15 @@ class EtsyClient(MarketplaceHttpClient):
         """https://developers.etsy.com/documentation/reference#operation/getListing"""
         return self.json("GET", f"{APP}/listings/{listing_id}")
 
-    def listings(self, *, state: str, limit: int, offset: int) -> dict[str, Any]:
+    def listings(
+        self, *, state: str, limit: int, offset: int, newest_first: bool = False
+    ) -> dict[str, Any]:
         """One page of the shop's listings in `state`: {count, results}.
         https://developers.etsy.com/documentation/reference#operation/getListingsByShop"""
-        return self.json(
-            "GET",
-            f"{self.shop}/listings",
-            params={"state": state, "limit": limit, "offset": offset},
-        )
+        params: dict[str, Any] = {"state": state, "limit": limit, "offset": offset}
+        if newest_first:
+            params.update(sort_on="created", sort_order="desc")
+        return self.json("GET", f"{self.shop}/listings", params=params)
 
     def iter_listings(self, *, state: str) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -132,6 +134,25 @@ class EtsyClient(MarketplaceHttpClient):
             offset += len(results)
             if not results or offset >= int(page.get("count", 0)):
                 return
+
+    def find_recent_draft_by_sku(self, sku: str) -> dict[str, Any] | None:
+        """A draft carrying `sku` among the shop's most recent drafts, or None: the cheap,
+        bounded lookup that reconciles a create whose answer was lost moments ago (at most two
+        calls whatever the shop's size: the newest page, and the last page for a server that
+        ignores the sort and lists oldest first)."""
+        first = self.listings(state="draft", limit=PAGE_LIMIT, offset=0, newest_first=True)
+        pages = [first]
+        count = int(first.get("count", 0))
+        if count > PAGE_LIMIT:
+            last = self.listings(
+                state="draft", limit=PAGE_LIMIT, offset=count - PAGE_LIMIT, newest_first=True
+            )
+            pages.append(last)
+        for page in pages:
+            for listing in page.get("results") or []:
+                if sku in (listing.get("skus") or []):
+                    return listing
+        return None
 
     def find_listing_by_sku(self, sku: str) -> dict[str, Any] | None:
         """The shop's listing carrying `sku`, drafts included, or None. Etsy has no SKU filter,
@@ -214,7 +235,7 @@ def fetch_image(url: str) -> tuple[str, bytes, str]:
     except (requests.ConnectionError, requests.Timeout) as error:
         raise TransientMarketplaceError(f"image {url}: {type(error).__name__}") from error
     status = response.status_code
-    if status >= 500 or status in RETRYABLE_STATUSES:
+    if is_retryable_status(status):
         raise TransientMarketplaceError(f"image {url} → {status}", status=status)
     if status >= 400 or not response.content:
         raise PermanentMarketplaceError(

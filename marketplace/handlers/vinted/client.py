@@ -24,9 +24,9 @@ from core.errors import (
     PermanentMarketplaceError,
     TransientMarketplaceError,
 )
+from marketplace.handlers.base import WAITING_FOR_EXTENSION
 from marketplace.handlers.http import retry_after_seconds
 from marketplace.services import presence, relay
-from marketplace.services.execution import WAITING_FOR_EXTENSION
 from marketplace.services.ratelimit import VintedPacer
 
 logger = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from core.errors import (
     PermanentMarketplaceError,
     TransientMarketplaceError,
 )
+from marketplace.handlers.base import WAITING_FOR_EXTENSION
 from marketplace.handlers.vinted import client as vinted_client
 from marketplace.handlers.vinted.client import RelayReply, VintedClient
 from marketplace.services import presence
-from marketplace.services.execution import WAITING_FOR_EXTENSION
 from marketplace.services.presence import ExtensionSession
 from marketplace.services.ratelimit import redis_client
 

@@ -7,8 +7,8 @@ from django.db import connection
 from django.utils import timezone
 
 from core.errors import InvalidTransition
+from marketplace.engine.transitions import job_transition
 from marketplace.models import JobEvent, MarketplaceJob
-from marketplace.services.transitions import job_transition
 from marketplace.states import EventActor, JobStatus
 from tests.factories.marketplace import job_walk_to, make_job_in, transition_kwargs
 

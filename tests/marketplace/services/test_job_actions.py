@@ -7,14 +7,14 @@ import pytest
 from django.utils import timezone
 
 from core.errors import InvalidTransition
+from marketplace.engine import lifecycle
+from marketplace.engine.sweep import jobs_expire_overdue
 from marketplace.models import JobEvent, MarketplaceJob, MarketplaceTask
-from marketplace.services import execution, steps
 from marketplace.services.jobs import (
     job_cancel,
     job_pause,
     job_resume,
     job_retry,
-    jobs_expire_overdue,
 )
 from marketplace.states import EventActor, JobStatus, TaskStatus
 from tests.factories.marketplace import (
@@ -40,7 +40,7 @@ def _events(job: MarketplaceJob) -> list[tuple[str, str, str, str]]:
 def _claim(job: MarketplaceJob) -> MarketplaceJob:
     """Claim as a worker would once the job is due."""
     job.refresh_from_db()
-    claimed = execution.job_claim(job_id=job.pk, now=job.next_attempt_at or timezone.now())
+    claimed = lifecycle.job_claim(job_id=job.pk, now=job.next_attempt_at or timezone.now())
     assert claimed is not None
     return claimed
 
@@ -185,7 +185,7 @@ def test_running_job_is_only_asked_then_stops_at_the_boundary(tenant, action, fl
     )
 
     # when the worker reaches its next step boundary
-    stopped = steps.job_stop_if_requested(job=job)
+    stopped = lifecycle.job_stop_if_requested(job=job)
 
     # then the transition happens there, by the worker, and the flag is cleared
     job.refresh_from_db()
@@ -219,7 +219,7 @@ def test_cancel_wins_over_pause_at_the_boundary(tenant):
     job_cancel(job_id=job.pk, actor=EventActor.USER)
 
     # when the worker reaches the boundary
-    steps.job_stop_if_requested(job=job)
+    lifecycle.job_stop_if_requested(job=job)
 
     # then the job is cancelled, both flags cleared
     job.refresh_from_db()
@@ -234,7 +234,7 @@ def test_boundary_without_request_only_beats_the_heart(tenant):
     events_before = _events(job)
 
     # when the worker reaches a step boundary
-    stopped = steps.job_stop_if_requested(job=job)
+    stopped = lifecycle.job_stop_if_requested(job=job)
 
     # then it goes on running, with a newer heartbeat and no event
     job.refresh_from_db()
@@ -247,7 +247,7 @@ def test_boundary_without_request_only_beats_the_heart(tenant):
 
 
 def _end_as_failed(job: MarketplaceJob) -> None:
-    execution.job_fail(job=_claim(job), error_code="http_400", message="Bad request")
+    lifecycle.job_fail(job=_claim(job), error_code="http_400", message="Bad request")
 
 
 def _end_as_expired(job: MarketplaceJob) -> None:
@@ -267,7 +267,7 @@ def test_retry_restarts_attempts_and_keeps_succeeded_steps(tenant, end, source):
         job=job, position=0, status=TaskStatus.SUCCESS, result={"image_id": "img-1"}
     )
     MarketplaceTaskFactory(job=job, position=1, status=TaskStatus.FAILED, error="HTTP 500")
-    execution.job_retry_or_fail(job=_claim(job), error_code="http_503", message="Unavailable")
+    lifecycle.job_retry_or_fail(job=_claim(job), error_code="http_503", message="Unavailable")
     end(job)
     job.refresh_from_db()
     assert (job.status, job.attempts > 0) == (source, True)
@@ -306,7 +306,7 @@ def test_claim_counts_an_attempt(tenant):
     before = timezone.now()
 
     # when a worker claims it
-    claimed = execution.job_claim(job_id=job.pk)
+    claimed = lifecycle.job_claim(job_id=job.pk)
 
     # then it runs, with its first attempt counted and the claim recorded
     job.refresh_from_db()
@@ -324,7 +324,7 @@ def test_claim_of_a_job_that_is_not_pending_is_dropped(tenant, status):
     events_before = _events(job)
 
     # when a worker claims it
-    claimed = execution.job_claim(job_id=job.pk)
+    claimed = lifecycle.job_claim(job_id=job.pk)
 
     # then nothing happens
     assert claimed is None
@@ -335,13 +335,13 @@ def test_claim_of_a_job_that_is_not_pending_is_dropped(tenant, status):
 def test_claim_before_the_backoff_ends_is_dropped(tenant):
     # given a job backing off after a retryable failure
     job = make_job()
-    backing_off = execution.job_retry_or_fail(
+    backing_off = lifecycle.job_retry_or_fail(
         job=_claim(job), error_code="http_503", message="Unavailable", retry_after=60
     )
     events_before = _events(job)
 
     # when a message arrives before next_attempt_at
-    claimed = execution.job_claim(
+    claimed = lifecycle.job_claim(
         job_id=job.pk, now=backing_off.next_attempt_at - timedelta(seconds=1)
     )
 
@@ -357,7 +357,7 @@ def test_claim_of_an_overdue_job_expires_it(tenant):
     job = make_job()
 
     # when a worker claims it too late
-    claimed = execution.job_claim(job_id=job.pk, now=job.expires_at + timedelta(seconds=1))
+    claimed = lifecycle.job_claim(job_id=job.pk, now=job.expires_at + timedelta(seconds=1))
 
     # then it is expired instead of run, with no attempt counted
     job.refresh_from_db()
@@ -371,7 +371,7 @@ def test_claim_of_an_overdue_job_expires_it(tenant):
 def _fail_retryably(job: MarketplaceJob, times: int) -> MarketplaceJob:
     """Claim and hit a retryable failure `times` times."""
     for _ in range(times):
-        job = execution.job_retry_or_fail(
+        job = lifecycle.job_retry_or_fail(
             job=_claim(job), error_code="http_503", message="Service unavailable"
         )
     return job
@@ -386,7 +386,7 @@ def test_retryable_failure_with_attempts_left_backs_off(tenant, attempt):
     failed_at = timezone.now()
 
     # when the marketplace answers with a retryable error
-    execution.job_retry_or_fail(job=running, error_code="http_503", message="Service unavailable")
+    lifecycle.job_retry_or_fail(job=running, error_code="http_503", message="Service unavailable")
 
     # then the job is pending again, due after a capped exponential backoff
     job.refresh_from_db()
@@ -404,7 +404,7 @@ def test_retryable_failure_after_the_last_retry_fails_the_job(tenant):
     assert running.attempts == 4
 
     # when it fails retryably again
-    execution.job_retry_or_fail(job=running, error_code="http_503", message="Service unavailable")
+    lifecycle.job_retry_or_fail(job=running, error_code="http_503", message="Service unavailable")
 
     # then it fails for good, saying why
     job.refresh_from_db()
@@ -421,7 +421,7 @@ def test_retry_after_is_a_floor_of_the_backoff(tenant):
     failed_at = timezone.now()
 
     # when the marketplace says Retry-After: 120
-    execution.job_retry_or_fail(
+    lifecycle.job_retry_or_fail(
         job=running, error_code="http_429", message="Too many requests", retry_after=120
     )
 
@@ -435,7 +435,7 @@ def test_permanent_failure_fails_at_once(tenant):
     running = _claim(make_job())
 
     # when the marketplace refuses the request for good
-    execution.job_fail(job=running, error_code="http_400", message="Title too long")
+    lifecycle.job_fail(job=running, error_code="http_400", message="Title too long")
 
     # then it fails on the first attempt with the marketplace's message
     running.refresh_from_db()
@@ -451,7 +451,7 @@ def test_defer_gives_the_attempt_back(tenant):
     deferred_at = timezone.now()
 
     # when it cannot run now (the extension is offline) and is deferred for 30 s
-    execution.job_defer(job=running, reason="The Vinted extension is offline.", delay_s=30)
+    lifecycle.job_defer(job=running, reason="The Vinted extension is offline.", delay_s=30)
 
     # then it waits, pending, with the attempt given back and the reason visible
     job.refresh_from_db()
@@ -472,7 +472,7 @@ def test_defer_without_delay_waits_for_an_event(tenant):
     running = _claim(make_job())
 
     # when it is deferred with no delay (it waits for the extension to connect)
-    execution.job_defer(job=running, reason="The Vinted extension is offline.")
+    lifecycle.job_defer(job=running, reason="The Vinted extension is offline.")
 
     # then it is pending, due at once, with no attempt consumed
     running.refresh_from_db()

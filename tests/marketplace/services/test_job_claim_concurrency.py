@@ -10,8 +10,8 @@ from typing import Any
 
 from django.db import connection
 
+from marketplace.engine import lifecycle
 from marketplace.models import JobEvent, MarketplaceJob
-from marketplace.services import execution
 from marketplace.states import JobStatus
 from tenants.models import Tenant
 from tests.factories.marketplace import make_job
@@ -37,16 +37,16 @@ def test_two_workers_claiming_the_same_job_exactly_one_wins(live_tenant, no_brok
     # either writes (the barrier holds each one between its read and its compare-and-set)
     job = make_job()
     barrier = threading.Barrier(2, timeout=WAIT_S)
-    real_transition = execution.job_transition
+    real_transition = lifecycle.job_transition
 
     def transition_together(**kwargs: Any) -> MarketplaceJob:
         barrier.wait()
         return real_transition(**kwargs)
 
-    monkeypatch.setattr(execution, "job_transition", transition_together)
+    monkeypatch.setattr(lifecycle, "job_transition", transition_together)
 
     def claim() -> MarketplaceJob | None:
-        return execution.job_claim(job_id=job.pk)
+        return lifecycle.job_claim(job_id=job.pk)
 
     # when both claim at the same time on their own connections
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -77,7 +77,7 @@ def test_burst_of_workers_claims_every_job_exactly_once(live_tenant, no_broker):
 
         def work() -> list[int]:
             start.wait()
-            claimed = [execution.job_claim(job_id=job_id) for job_id in order]
+            claimed = [lifecycle.job_claim(job_id=job_id) for job_id in order]
             return [job.pk for job in claimed if job is not None]
 
         return work

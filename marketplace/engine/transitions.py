@@ -1,6 +1,7 @@
-"""The single path by which a job changes state: transition → save(update_fields) → JobEvent →
-batch counters, in the caller's transaction. Bulk variants run one conditional UPDATE whose
-`status IN (…)` is read from the transition's declared sources."""
+"""The ORM path by which a job changes state: transition → save(update_fields) → JobEvent →
+batch counters, in the caller's transaction (job row first, batch row last: the one lock
+order). Bulk variants run one conditional UPDATE whose `status IN (…)` is read from the
+transition's declared sources. The hot path's statements (`sql`) are checked against these."""
 
 import logging
 from collections import Counter, defaultdict
@@ -16,6 +17,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from batches.counters import batch_counters_apply, transition_deltas
 from core import metrics
 from core.errors import InvalidTransition
+from marketplace.engine.fsm import transition_sources, transition_target
 from marketplace.models import JobEvent, MarketplaceJob
 from marketplace.models.jobs import TRANSITION_UPDATE_FIELDS
 from marketplace.services.live import live_batch_changed, live_job_changed
@@ -25,16 +27,6 @@ logger = logging.getLogger(__name__)
 
 # Transitions that keep the event's reason on the job, as the visible status_reason.
 _REASON_IS_STATUS_REASON = frozenset({"defer"})
-
-
-def transition_sources(name: str) -> list[str]:
-    """The statuses a declared transition may start from."""
-    return [str(source) for source in getattr(MarketplaceJob, name)._django_fsm.transitions]
-
-
-def transition_target(name: str) -> str:
-    meta = getattr(MarketplaceJob, name)._django_fsm
-    return str(next(iter(meta.transitions.values())).target)
 
 
 def invalid_transition(job: MarketplaceJob, action: str) -> InvalidTransition:
@@ -116,13 +108,14 @@ def jobs_bulk_transition(
     """Move every row of `queryset` that may take transition `name`; returns the moved ids.
 
     Rows locked by someone else are skipped (they are being changed right now); a later sweep
-    picks them up. Must be called inside atomic().
+    picks them up. Must be called inside atomic(). Rows are locked in id order and the batch
+    rows after them (the one lock order).
     """
     allowed = list(sources) if sources is not None else transition_sources(name)
     target = transition_target(name)
     rows = list(
         queryset.filter(status__in=allowed)
-        .order_by()
+        .order_by("pk")
         .select_for_update(skip_locked=True, of=("self",))
         .values_list("pk", "status", "batch_id")
     )

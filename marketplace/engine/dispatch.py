@@ -1,8 +1,14 @@
-"""Hand jobs to Celery. Messages are only triggers: job state lives in PostgreSQL, so a message
-for a job that is no longer pending is dropped by the worker, and beat re-sends lost ones.
+"""Hand jobs to Celery: the only module that sends job triggers.
 
-Messages are sent by task name (no import of tasks.py from services); tenant-schemas-celery's
-`send_task` stamps the connection's current schema into the message headers."""
+Messages are only triggers: job state lives in PostgreSQL, so a message for a job that is no
+longer pending is dropped by the worker, and the sweep re-sends lost ones (`dispatched_at`).
+
+Seam for per-tenant fair dispatch: every trigger goes through `jobs_enqueue`, and the queue a job
+goes to is decided by `job_route` alone. A fair dispatcher (caps per tenant and marketplace,
+deferral instead of sleeping on a rate budget) replaces those two, nothing else.
+
+Messages are sent by task name (no import of tasks.py); tenant-schemas-celery's `send_task`
+stamps the connection's current schema into the message headers."""
 
 from collections.abc import Iterable
 from datetime import datetime
@@ -17,6 +23,12 @@ from core.queues import queue_for_job
 from marketplace.models import MarketplaceJob
 
 RUN_JOB_TASK = "marketplace.run_job"
+# kombu's Redis transport keeps messages of priority p > 0 in "<queue>\x06\x16<p>" lists.
+_PRIORITY_STEPS = (3, 6, 9)
+
+
+def job_route(*, marketplace: str, priority: int) -> str:
+    return queue_for_job(marketplace=marketplace, priority=priority).value
 
 
 def job_enqueue(
@@ -30,7 +42,7 @@ def job_enqueue(
     app.send_task(
         RUN_JOB_TASK,
         args=(job_id,),
-        queue=queue_for_job(marketplace=marketplace, priority=priority).value,
+        queue=job_route(marketplace=marketplace, priority=priority),
         eta=eta,
         producer=producer,
     )
@@ -52,11 +64,6 @@ def jobs_enqueue(jobs: Iterable[MarketplaceJob]) -> int:
                 producer=producer,
             )
             sent += 1
-    if sent:
-        # Lets beat visit only the tenants that have work.
-        from marketplace.services.sweep import tenant_mark_active  # noqa: PLC0415 - cycle
-
-        tenant_mark_active(connection.schema_name)
     return sent
 
 
@@ -84,3 +91,15 @@ def _enqueue_in_schema(schema: str, jobs: list[MarketplaceJob]) -> None:
 
     with tenant_context(schema):
         jobs_enqueue(jobs)
+
+
+def queue_backlog(queue: str) -> int:
+    """Messages waiting in a queue (not yet taken by a worker). Used by the sweep: a pending job
+    whose trigger is older than a sweep interval while its queue is empty lost its trigger."""
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        names = [queue, *(f"{queue}\x06\x16{step}" for step in _PRIORITY_STEPS)]
+        pipe = client.pipeline()
+        for name in names:
+            pipe.llen(name)
+        return sum(int(n) for n in pipe.execute())

@@ -1,0 +1,381 @@
+"""Run one job: load it, plan its steps once, claim it, run the steps in order skipping the
+succeeded ones, and record the outcome. Called by the `marketplace.run_job` Celery task.
+
+Statement budget (DESIGN §6, measured by bench/queries.py): one SELECT loads everything the
+handler needs; one statement claims, plans and starts the first step; one per step boundary;
+one completes (with the listing, the event and the batch counters). A job of N calls costs
+N + 1 commits and no SAVEPOINT. Every other outcome takes the ORM paths of `lifecycle`, which
+honour a pause or cancel asked while the step ran."""
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from core import metrics
+from core.errors import (
+    ApplicationError,
+    InvalidTransition,
+    JobDeferred,
+    MarketplaceError,
+    TransientMarketplaceError,
+)
+from marketplace.catalogue.models import MarketplaceActionType
+from marketplace.engine import lifecycle, liveness, sql
+from marketplace.engine.steps import plan_rows, step_fail, step_unstart
+from marketplace.handlers.base import Handler, JobContext, StepInput
+from marketplace.handlers.registry import handler_get
+from marketplace.models import Listing, MarketplaceJob, Product
+from marketplace.states import EventActor, JobStatus, TaskStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    status: str  # the job's status after this run, or "dropped" for a stale message
+    retry_at: datetime | None = None
+
+
+DROPPED = RunOutcome("dropped")
+
+
+@dataclass(slots=True)
+class Step:
+    pk: int
+    position: int
+    name: str
+    status: str
+    attempts: int
+    payload: dict[str, Any]
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+class _NotRunning(Exception):
+    """The completion found the job no longer running: roll back what finish() wrote."""
+
+
+def job_run(*, job_id: int) -> RunOutcome:
+    loaded = _load(job_id)
+    if loaded is None:
+        return DROPPED
+    ctx, steps = loaded
+    try:
+        handler = handler_get(marketplace=ctx.job.marketplace, action=ctx.job.action_type.code)
+        plan = [] if steps else plan_rows(handler.plan(ctx))
+    except MarketplaceError as error:  # e.g. the product was deleted
+        return _fail_before_start(job_id=job_id, error=error)
+    now = timezone.now()
+    if not _claim(ctx, steps, plan, now):
+        return DROPPED
+    return _run_steps(ctx, handler, steps)
+
+
+# --- load -------------------------------------------------------------------------------------
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _instance(model: type[models.Model], data: dict[str, Any]) -> Any:
+    """A model instance from row_to_json's output, as if Django had read the row."""
+    fields = model._meta.concrete_fields
+    values = [field.to_python(data[field.column]) for field in fields]
+    return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+def _load(job_id: int) -> tuple[JobContext, list[Step]] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql.LOAD, {"job": job_id, "pending": JobStatus.PENDING.value})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    job_row, action_row, product_row, images, listing_row, step_rows = map(_json, row)
+    job = _instance(MarketplaceJob, job_row)
+    job.action_type = _instance(MarketplaceActionType, action_row)
+    ctx = JobContext(job=job, tenant_schema=connection.schema_name)
+    if product_row is not None:
+        ctx.product = _instance(Product, product_row)
+        ctx.image_urls = list(images)
+        ctx.listing = _instance(Listing, listing_row) if listing_row is not None else None
+    steps = [
+        Step(
+            pk=s["id"],
+            position=s["position"],
+            name=s["name"],
+            status=s["status"],
+            attempts=s["attempts"],
+            payload=_json(s["payload"]),
+            result=_json(s["result"]),
+        )
+        for s in step_rows
+    ]
+    return ctx, steps
+
+
+# --- claim ------------------------------------------------------------------------------------
+
+
+def _next_step(steps: list[Step]) -> Step | None:
+    return next((step for step in steps if step.status != TaskStatus.SUCCESS), None)
+
+
+def _claim(ctx: JobContext, steps: list[Step], plan: list[dict[str, Any]], now: datetime) -> bool:
+    """One statement: claim + event + plan + first step start + batch started. On success the
+    context's job is the running row and `steps` holds the plan."""
+    first = _next_step(steps)
+    params = {
+        **sql.claim_params(),
+        "job": ctx.job.pk,
+        "now": now,
+        "plan": json.dumps(plan),
+        "first_position": 1 if plan else None,
+        "first_step": first.pk if first is not None else None,
+        "claimer": liveness.liveness_ensure_started(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql.claim(), params)
+        row = cursor.fetchone()
+    if row is None:
+        _claim_missed(ctx.job, now)
+        return False
+    attempts, started_at, new_ids = row
+    if plan:
+        steps.extend(
+            Step(
+                pk=pk,
+                position=p["position"],
+                name=p["name"],
+                status=TaskStatus.PENDING,
+                attempts=0,
+                payload=p["payload"],
+            )
+            for pk, p in zip(new_ids, plan, strict=True)
+        )
+    if (started := _next_step(steps)) is not None:
+        started.status, started.attempts = TaskStatus.PROCESSING, started.attempts + 1
+    ctx.job = _running_copy(
+        ctx.job, attempts=attempts, started_at=started_at, now=now, claimer=params["claimer"]
+    )
+    ctx.beat = _heartbeat_writer(ctx.job.pk)
+    metrics.job_transitioned(ctx.job, from_status=JobStatus.PENDING, now=now)
+    return True
+
+
+def _running_copy(
+    job: MarketplaceJob, *, attempts: int, started_at: datetime, now: datetime, claimer: str
+) -> MarketplaceJob:
+    """The job as the claim statement left it (what MarketplaceJob.claim sets), read by the
+    ORM rare paths as their compare-and-set base."""
+    values = {f.attname: getattr(job, f.attname) for f in job._meta.concrete_fields}
+    values.update(
+        status=JobStatus.RUNNING.value,
+        attempts=attempts,
+        started_at=started_at,
+        heartbeat_at=now,
+        next_attempt_at=None,
+        status_reason="",
+        updated_at=now,
+        claimed_by=claimer,
+    )
+    running = MarketplaceJob.from_db(connection.alias, list(values), list(values.values()))
+    running.action_type = job.action_type
+    return running
+
+
+def _claim_missed(job: MarketplaceJob, now: datetime) -> None:
+    """The claim matched no row: another worker won, the job is not due yet, or it expired
+    (then it is expired now, the only case that writes)."""
+    if job.expires_at <= now:
+        with transaction.atomic():
+            lifecycle.job_expire_now(job_id=job.pk, now=now, actor=EventActor.WORKER)
+
+
+def _heartbeat_writer(job_id: int) -> Any:
+    """ctx.heartbeat(): at most one write per RELIST_HEARTBEAT_EVERY_S, each a HOT update."""
+    last = [time.monotonic()]
+
+    def beat() -> bool:
+        if time.monotonic() - last[0] < float(settings.RELIST_HEARTBEAT_EVERY_S):
+            return True
+        last[0] = time.monotonic()
+        params = {"job": job_id, "now": timezone.now(), "running": JobStatus.RUNNING.value}
+        with connection.cursor() as cursor:
+            cursor.execute(sql.HEARTBEAT, params)
+            return cursor.fetchone() is not None
+
+    return beat
+
+
+# --- steps ------------------------------------------------------------------------------------
+
+
+def _run_steps(ctx: JobContext, handler: Handler, steps: list[Step]) -> RunOutcome:
+    results = {step.name: step.result for step in steps if step.status == TaskStatus.SUCCESS}
+    step = _next_step(steps)
+    while step is not None:
+        try:
+            result = handler.run_step(
+                ctx,
+                StepInput(
+                    name=step.name,
+                    position=step.position,
+                    payload=step.payload,
+                    attempts=step.attempts,
+                    previous=dict(results),
+                ),
+            )
+        except JobDeferred as deferral:
+            return _defer(ctx.job, step, deferral)
+        except TransientMarketplaceError as error:
+            return _retry_or_fail(ctx.job, step, error)
+        except ApplicationError as error:
+            return _fail(ctx.job, step, error)
+        results[step.name] = result
+        step.status, step.result = TaskStatus.SUCCESS, result
+        following = _next_step(steps)
+        if following is None:
+            return _complete(ctx, handler, step, results)
+        stopped = _boundary(ctx.job, done=step, following=following)
+        if stopped is not None:
+            return stopped
+        step = following
+    return _complete(ctx, handler, None, results)
+
+
+def _boundary(job: MarketplaceJob, *, done: Step, following: Step) -> RunOutcome | None:
+    """One statement: record the step, heartbeat, read the requests, start the next step.
+    Returns the outcome when the job stopped here."""
+    now = timezone.now()
+    params = {
+        "job": job.pk,
+        "now": now,
+        "running": JobStatus.RUNNING.value,
+        "done": done.pk,
+        "result": json.dumps(done.result),
+        "next": following.pk,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql.BOUNDARY, params)
+        row = cursor.fetchone()
+    if row is None:
+        logger.warning("job.no_longer_running", extra={"job": job.pk, "step": done.position})
+        return DROPPED
+    cancel, pause, next_attempts = row
+    if cancel or pause:
+        lifecycle.job_stop_if_requested(
+            job=job, now=now, where=f"after step {done.position}", requests=(cancel, pause)
+        )
+        return RunOutcome(job.status)
+    following.status, following.attempts = TaskStatus.PROCESSING, next_attempts
+    return None
+
+
+def _complete(
+    ctx: JobContext, handler: Handler, last: Step | None, results: dict[str, dict[str, Any]]
+) -> RunOutcome:
+    """finish() and one statement, in one transaction (finish may write orders through the
+    ORM). The last step's success completes the job even if a pause or cancel arrived during
+    it: the marketplace already holds the result, and the job must say so."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            job_result = handler.finish(ctx, results)
+            change = ctx.listing_change
+            params = {
+                **sql.complete_params(),
+                "job": ctx.job.pk,
+                "now": now,
+                "result_data": json.dumps(job_result),
+                "done": last.pk if last is not None else None,
+                "result": json.dumps(last.result if last is not None else {}),
+                "listing": change is not None,
+                "marketplace": ctx.job.marketplace,
+                "listing_status": str(change.status) if change else None,
+                "external_id": change.external_id if change else None,
+                "url": change.url if change else None,
+                "listing_data": json.dumps(change.data if change else {}),
+            }
+            with connection.cursor() as cursor:
+                cursor.execute(sql.complete(), params)
+                if cursor.fetchone() is None:
+                    raise _NotRunning
+    except _NotRunning:
+        logger.warning("job.no_longer_running", extra={"job": ctx.job.pk, "at": "completion"})
+        return DROPPED
+    logger.info("job.completed", extra={"job": ctx.job.pk, "marketplace": ctx.job.marketplace})
+    metrics.record_job_transition(
+        marketplace=ctx.job.marketplace,
+        action=metrics.job_action(ctx.job),
+        from_status=JobStatus.RUNNING,
+        to_status=JobStatus.COMPLETED,
+        duration_s=(now - ctx.job.started_at).total_seconds() if ctx.job.started_at else None,
+    )
+    return RunOutcome(JobStatus.COMPLETED)
+
+
+# --- rare outcomes: every one honours a request first ------------------------------------------
+
+
+def _defer(job: MarketplaceJob, step: Step, deferral: JobDeferred) -> RunOutcome:
+    now = timezone.now()
+    with transaction.atomic():
+        step_unstart(step_id=step.pk)
+        if lifecycle.job_stop_if_requested(job=job, now=now, where="instead of waiting"):
+            return RunOutcome(job.status)
+        lifecycle.job_defer(job=job, reason=deferral.reason, delay_s=deferral.delay_s)
+    return RunOutcome(job.status, retry_at=job.next_attempt_at)
+
+
+def _retry_or_fail(job: MarketplaceJob, step: Step, error: TransientMarketplaceError) -> RunOutcome:
+    now = timezone.now()
+    status = TaskStatus.TIMEOUT if error.status is None else TaskStatus.FAILED
+    with transaction.atomic():
+        step_fail(step_id=step.pk, status=status, error=error.message, now=now)
+        where = f"after step {step.position} failed"
+        if lifecycle.job_stop_if_requested(job=job, now=now, where=where):
+            return RunOutcome(job.status)
+        lifecycle.job_retry_or_fail(
+            job=job,
+            error_code=str(error.code),
+            message=error.message,
+            retry_after=error.retry_after,
+            step_attempts=step.attempts,
+        )
+    metrics.record_transient_error(job=job, error=error)
+    logger.info(
+        "job.transient_error",
+        extra={"job": job.pk, "status": job.status, "error": error.message},
+    )
+    return RunOutcome(job.status, retry_at=job.next_attempt_at)
+
+
+def _fail(job: MarketplaceJob, step: Step, error: ApplicationError) -> RunOutcome:
+    now = timezone.now()
+    with transaction.atomic():
+        step_fail(step_id=step.pk, status=TaskStatus.FAILED, error=error.message, now=now)
+        where = f"after step {step.position} failed"
+        if lifecycle.job_stop_if_requested(job=job, now=now, where=where):
+            return RunOutcome(job.status)
+        lifecycle.job_fail(job=job, error_code=str(error.code), message=error.message)
+    logger.info("job.failed", extra={"job": job.pk, "error": error.message})
+    return RunOutcome(JobStatus.FAILED)
+
+
+def _fail_before_start(*, job_id: int, error: MarketplaceError) -> RunOutcome:
+    with transaction.atomic():
+        job = lifecycle.job_claim(job_id=job_id)
+        if job is None:
+            return DROPPED
+        try:
+            lifecycle.job_fail(job=job, error_code=str(error.code), message=error.message)
+        except InvalidTransition:
+            return DROPPED
+    return RunOutcome(JobStatus.FAILED)

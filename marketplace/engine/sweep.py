@@ -1,0 +1,236 @@
+"""Beat's periodic work (DESIGN §3), per tenant with due work: expire overdue jobs, recover
+running jobs whose worker died, re-send due retries and lost triggers.
+
+Which tenants to visit comes from PostgreSQL (`duework`), never from Redis and never by visiting
+every schema. The intervals derive from one setting, RELIST_SWEEP_INTERVAL_S: a lost trigger is
+re-sent within two sweep intervals (`lost_after` = one interval once its queue has drained), a
+healthy backlog is never duplicated (a job whose queue still holds messages waits for the long
+RELIST_BACKLOG_LOST_AFTER_S)."""
+
+import logging
+from datetime import datetime, timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core import metrics
+from marketplace.engine import dispatch, duework, lifecycle, liveness
+from marketplace.engine.transitions import jobs_bulk_transition
+from marketplace.handlers.base import WAITING_FOR_EXTENSION
+from marketplace.models import MarketplaceJob
+from marketplace.states import EventActor, JobStatus
+from tenants.context import tenant_context
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+def sweep_interval() -> timedelta:
+    return timedelta(seconds=float(settings.RELIST_SWEEP_INTERVAL_S))
+
+
+def lost_after() -> timedelta:
+    """A trigger older than this, for a pending job whose queue is empty, was lost."""
+    return sweep_interval()
+
+
+def jobs_expire_overdue(*, now: datetime | None = None) -> int:
+    """Every pending job past its expiry becomes expired (counted in its batch)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = jobs_bulk_transition(
+            queryset=MarketplaceJob.objects.filter(expires_at__lt=now),
+            name="expire",
+            actor=EventActor.BEAT,
+            now=now,
+            reason="expired before it could run",
+            updates={"finished_at": now, **lifecycle.EXPIRED_UPDATES},
+        )
+    return len(ids)
+
+
+def jobs_recover_stale(*, stale_after: timedelta, now: datetime | None = None) -> int:
+    """Running jobs whose heartbeat is older than `stale_after` lost their worker (long steps
+    heartbeat from inside, so a live job never looks stale). A pause or cancel asked meanwhile
+    is honoured; otherwise the job goes back to pending with the attempt counted (or fails when
+    none are left) and is re-sent."""
+    now = now or timezone.now()
+    return _recover(Q(heartbeat_at__lt=now - stale_after), now=now)
+
+
+def jobs_recover_dead_workers(*, now: datetime | None = None) -> int:
+    """Running jobs whose worker process is known dead (its keep-alive key expired,
+    engine.liveness): recovered within seconds of the death, whatever the stale threshold."""
+    now = now or timezone.now()
+    quiet = Q(heartbeat_at__lt=now - timedelta(seconds=liveness.ttl_s()))
+    claimers = set(
+        MarketplaceJob.objects.filter(quiet, status=JobStatus.RUNNING)
+        .exclude(claimed_by="")
+        .values_list("claimed_by", flat=True)
+        .distinct()
+    )
+    dead = liveness.dead_claimers(claimers)
+    if not dead:
+        return 0
+    logger.warning("sweep.dead_workers", extra={"workers": sorted(dead)})
+    return _recover(quiet & Q(claimed_by__in=dead), now=now)
+
+
+def _recover(lost: Q, *, now: datetime) -> int:
+    recovered = 0
+    candidates = MarketplaceJob.objects.filter(lost, status=JobStatus.RUNNING)
+    for job in candidates.only("pk").iterator(chunk_size=200):
+        with transaction.atomic():
+            locked = (
+                MarketplaceJob.objects.locked()
+                .filter(lost, pk=job.pk, status=JobStatus.RUNNING)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("action_type")
+                .first()
+            )
+            if locked is None:
+                continue
+            requests = (locked.cancel_requested, locked.pause_requested)
+            if not lifecycle.job_stop_if_requested(
+                job=locked,
+                now=now,
+                where="after its worker was lost",
+                actor=EventActor.BEAT,
+                requests=requests,
+            ):
+                lifecycle.job_retry_or_fail(
+                    job=locked,
+                    error_code="worker_lost",
+                    message="The worker running this job stopped responding.",
+                    actor=EventActor.BEAT,
+                )
+                metrics.record_retry(
+                    marketplace=locked.marketplace,
+                    reason="worker_lost",
+                    exhausted=locked.status == JobStatus.FAILED,
+                )
+                if locked.status == JobStatus.PENDING:
+                    dispatch.jobs_enqueue_on_commit([locked])
+            recovered += 1
+    return recovered
+
+
+def _backlogged_queues(marketplaces: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    backlogged = set()
+    for marketplace, priority in marketplaces:
+        queue = dispatch.job_route(marketplace=marketplace, priority=priority)
+        if dispatch.queue_backlog(queue) > 0:
+            backlogged.add((marketplace, priority))
+    return backlogged
+
+
+def jobs_dispatch_due(*, now: datetime | None = None, limit: int = 5000) -> int:
+    """Re-send pending jobs whose trigger is due and looks lost: due (a retry's time passed by a
+    sweep interval) and last dispatched over a sweep interval ago while their queue is empty,
+    or over RELIST_BACKLOG_LOST_AFTER_S ago whatever the queue holds (and always the long wait
+    for jobs waiting for the Vinted extension: its connection wakes them). Each re-send stamps
+    `dispatched_at`, so one job is re-sent at most once per interval."""
+    now = now or timezone.now()
+    fast = now - lost_after()
+    slow = now - timedelta(seconds=float(settings.RELIST_BACKLOG_LOST_AFTER_S))
+    candidates = list(
+        MarketplaceJob.objects.filter(status=JobStatus.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now - sweep_interval()))
+        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=fast))
+        .only(
+            "pk",
+            "status",
+            "marketplace",
+            "priority",
+            "next_attempt_at",
+            "dispatched_at",
+            "status_reason",
+        )
+        .order_by("priority", "pk")[:limit]
+    )
+    if not candidates:
+        return 0
+    backlogged = _backlogged_queues({(job.marketplace, job.priority) for job in candidates})
+
+    def lost(job: MarketplaceJob) -> bool:
+        patient = (
+            job.status_reason == WAITING_FOR_EXTENSION
+            or (job.marketplace, job.priority) in backlogged
+        )
+        return not patient or job.dispatched_at is None or job.dispatched_at <= slow
+
+    due = [job for job in candidates if lost(job)]
+    if not due:
+        return 0
+    with transaction.atomic():
+        MarketplaceJob.objects.filter(pk__in=[job.pk for job in due]).update(dispatched_at=now)
+        for job in due:
+            job.next_attempt_at = None  # due now: no eta
+        dispatch.jobs_enqueue_on_commit(due)
+    logger.info("sweep.redispatched", extra={"count": len(due)})
+    return len(due)
+
+
+def jobs_wake_waiting(*, marketplace: str) -> int:
+    """An extension connected: send the jobs that were waiting for it, now."""
+    waiting = list(
+        MarketplaceJob.objects.filter(
+            marketplace=marketplace,
+            status=JobStatus.PENDING,
+            status_reason=WAITING_FOR_EXTENSION,
+        ).only("pk", "status", "marketplace", "priority", "next_attempt_at")
+    )
+    if not waiting:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        MarketplaceJob.objects.filter(pk__in=[job.pk for job in waiting]).update(
+            next_attempt_at=None, dispatched_at=now
+        )
+        for job in waiting:
+            job.next_attempt_at = None
+        dispatch.jobs_enqueue_on_commit(waiting)
+    return len(waiting)
+
+
+def tenant_sweep(*, stale_after: timedelta | None = None) -> dict[str, int]:
+    """Inside one tenant: expire, recover dead workers' jobs, re-send due and lost triggers."""
+    stale_after = stale_after or timedelta(seconds=float(settings.RELIST_STALE_HEARTBEAT_S))
+    return {
+        "expired": jobs_expire_overdue(),
+        "recovered": jobs_recover_dead_workers() + jobs_recover_stale(stale_after=stale_after),
+        "dispatched": jobs_dispatch_due(),
+    }
+
+
+def sweep_all(*, full: bool = False) -> dict[str, dict[str, int]]:
+    """Visit the tenants whose due-work row is due (`full`: every tenant, an operator's repair
+    of the index itself). After each visit the row is settled: rescheduled one interval ahead
+    while the tenant has non-terminal jobs, deleted otherwise."""
+    now = timezone.now()
+    schemas = (
+        list(Tenant.objects.exclude(schema_name="public").values_list("schema_name", flat=True))
+        if full
+        else duework.duework_due(now=now)
+    )
+    reports: dict[str, dict[str, int]] = {}
+    for schema in schemas:
+        try:
+            with tenant_context(schema):
+                report = tenant_sweep()
+                with transaction.atomic():
+                    report["active"] = int(
+                        duework.duework_settle(schema=schema, next_wake=now + sweep_interval())
+                    )
+        except SoftTimeLimitExceeded:
+            raise  # the sweep ran out of time: say so, never swallow it as one tenant's error
+        except Exception:
+            # One broken tenant must not stop the others; the error is logged with its trace.
+            logger.exception("sweep.tenant_failed", extra={"tenant": schema})
+            continue
+        reports[schema] = report
+    logger.info("sweep.done", extra={"tenants": len(schemas), "full": full})
+    return reports

@@ -1,0 +1,218 @@
+"""Every path of the sweep: expire, recover, dispatch due and lost triggers, wake waiting jobs,
+the due-work index (full and incremental sweeps) and batch enqueueing."""
+
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
+
+from batches.services import batch_enqueue_jobs
+from marketplace.engine import duework, lifecycle, sweep
+from marketplace.handlers.base import WAITING_FOR_EXTENSION
+from marketplace.models import MarketplaceJob
+from marketplace.services.jobs import job_cancel
+from marketplace.states import EventActor, JobStatus
+from tests.factories.marketplace import make_batch, make_job
+
+RUN_JOB = "marketplace.run_job"
+
+
+def _sent_ids(sent) -> list[int]:
+    return [args[0] for name, args in sent if name == RUN_JOB]
+
+
+@pytest.fixture
+def broker_queue():
+    """The test broker's `ebay` list, emptied before and after."""
+    client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    client.delete("ebay")
+    yield client
+    client.delete("ebay")
+
+
+def test_expire_moves_overdue_pending_jobs_only(tenant, no_broker):
+    # given one overdue and one fresh job
+    overdue, fresh = make_job(), make_job()
+    MarketplaceJob.objects.filter(pk=overdue.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    # when
+    expired = sweep.jobs_expire_overdue()
+    # then
+    assert expired == 1
+    statuses = dict(MarketplaceJob.objects.values_list("pk", "status"))
+    assert statuses == {overdue.pk: JobStatus.EXPIRED, fresh.pk: JobStatus.PENDING}
+
+
+def test_recover_sends_a_stale_job_back_and_leaves_a_fresh_one(
+    tenant, no_broker, django_capture_on_commit_callbacks
+):
+    # given two running jobs, one whose heartbeat is old
+    stale, alive = (lifecycle.job_claim(job_id=make_job().pk) for _ in range(2))
+    MarketplaceJob.objects.filter(pk=stale.pk).update(
+        heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    no_broker.clear()
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        recovered = sweep.jobs_recover_stale(stale_after=timedelta(minutes=2))
+    # then it is sent again
+    assert (recovered, _sent_ids(no_broker)) == (1, [stale.pk])
+    statuses = dict(MarketplaceJob.objects.values_list("pk", "status"))
+    assert statuses == {stale.pk: JobStatus.PENDING, alive.pk: JobStatus.RUNNING}
+
+
+def test_recover_honours_a_cancel_asked_before_the_worker_died(
+    tenant, no_broker, django_capture_on_commit_callbacks
+):
+    # given a running job the user cancelled, whose worker then died
+    job = lifecycle.job_claim(job_id=make_job().pk)
+    job_cancel(job_id=job.pk, actor=EventActor.USER)
+    MarketplaceJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    no_broker.clear()
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep.jobs_recover_stale(stale_after=timedelta(minutes=2))
+    # then it is cancelled, not retried
+    assert MarketplaceJob.objects.get(pk=job.pk).status == JobStatus.CANCELLED
+    assert _sent_ids(no_broker) == []
+
+
+def test_dispatch_due_resends_a_lost_trigger_once_its_queue_is_empty(
+    tenant, no_broker, broker_queue, django_capture_on_commit_callbacks
+):
+    # given a pending job dispatched two sweep intervals ago, and an empty queue
+    job = make_job()
+    no_broker.clear()
+    old = timezone.now() - 2 * sweep.sweep_interval()
+    MarketplaceJob.objects.filter(pk=job.pk).update(dispatched_at=old)
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatched = sweep.jobs_dispatch_due()
+    # then it is re-sent and stamped, and a second sweep right after sends nothing
+    assert (dispatched, _sent_ids(no_broker)) == (1, [job.pk])
+    assert MarketplaceJob.objects.get(pk=job.pk).dispatched_at > old
+    assert sweep.jobs_dispatch_due() == 0
+
+
+def test_dispatch_due_does_not_duplicate_a_healthy_backlog(tenant, no_broker, broker_queue):
+    # given the same job, but its queue still holds messages (a backlog the workers drain)
+    job = make_job()
+    no_broker.clear()
+    MarketplaceJob.objects.filter(pk=job.pk).update(
+        dispatched_at=timezone.now() - 2 * sweep.sweep_interval()
+    )
+    broker_queue.rpush("ebay", b"{}")
+    # when
+    dispatched = sweep.jobs_dispatch_due()
+    # then
+    assert (dispatched, _sent_ids(no_broker)) == (0, [])
+
+
+def test_dispatch_due_resends_a_backlogged_job_after_the_long_wait(
+    tenant, no_broker, broker_queue, settings
+):
+    # given a backlogged queue and a trigger older than the long wait
+    job = make_job()
+    no_broker.clear()
+    MarketplaceJob.objects.filter(pk=job.pk).update(
+        dispatched_at=timezone.now() - timedelta(seconds=settings.RELIST_BACKLOG_LOST_AFTER_S + 1)
+    )
+    broker_queue.rpush("ebay", b"{}")
+    # when / then
+    assert sweep.jobs_dispatch_due() == 1
+
+
+def test_dispatch_due_waits_for_a_retry_that_is_not_due(tenant, no_broker, broker_queue):
+    # given a job retrying in a minute, whose trigger is old
+    job = make_job()
+    no_broker.clear()
+    MarketplaceJob.objects.filter(pk=job.pk).update(
+        dispatched_at=timezone.now() - timedelta(hours=1),
+        next_attempt_at=timezone.now() + timedelta(minutes=1),
+    )
+    # when / then
+    assert sweep.jobs_dispatch_due() == 0
+
+
+def test_lost_after_derives_from_the_sweep_interval(settings):
+    settings.RELIST_SWEEP_INTERVAL_S = 10
+    assert sweep.lost_after() == timedelta(seconds=10)
+
+
+def test_wake_waiting_sends_the_jobs_parked_for_the_extension(
+    tenant, no_broker, django_capture_on_commit_callbacks
+):
+    # given one vinted job waiting for the extension, one for another reason
+    waiting = lifecycle.job_claim(job_id=make_job(marketplace="vinted").pk)
+    lifecycle.job_defer(job=waiting, reason=WAITING_FOR_EXTENSION)
+    other = lifecycle.job_claim(job_id=make_job(marketplace="vinted").pk)
+    lifecycle.job_defer(job=other, reason="rate limited", delay_s=60)
+    no_broker.clear()
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        woken = sweep.jobs_wake_waiting(marketplace="vinted")
+    # then
+    assert (woken, _sent_ids(no_broker)) == (1, [waiting.pk])
+
+
+def test_a_new_job_marks_its_tenant_in_the_due_work_index(tenant, no_broker):
+    # when
+    make_job()
+    # then
+    assert tenant.schema_name in duework.duework_due(now=timezone.now())
+
+
+def test_the_sweep_visits_due_tenants_and_forgets_those_without_work(tenant, no_broker):
+    # given a tenant whose only job is finished
+    job = make_job()
+    job_cancel(job_id=job.pk, actor=EventActor.USER)
+    # when
+    reports = sweep.sweep_all()
+    # then it was visited, and its row deleted
+    assert reports[tenant.schema_name]["active"] == 0
+    assert tenant.schema_name not in duework.duework_due(now=timezone.now() + timedelta(days=1))
+    connection.set_tenant(tenant)
+
+
+def test_the_sweep_keeps_a_tenant_with_work_until_the_next_interval(tenant, no_broker):
+    # given a tenant with a pending job
+    make_job()
+    # when
+    sweep.sweep_all()
+    # then its next visit is one interval away
+    now = timezone.now()
+    assert tenant.schema_name not in duework.duework_due(now=now)
+    assert tenant.schema_name in duework.duework_due(now=now + 2 * sweep.sweep_interval())
+    connection.set_tenant(tenant)
+
+
+def test_a_full_sweep_rebuilds_the_index_from_the_jobs(tenant, no_broker):
+    # given a tenant with work whose row was lost
+    make_job()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM public.engine_duework")
+    # when
+    sweep.sweep_all(full=True)
+    # then
+    assert tenant.schema_name in duework.duework_due(now=timezone.now() + timedelta(days=1))
+    connection.set_tenant(tenant)
+
+
+def test_batch_enqueue_sends_every_pending_job_in_chunks(tenant, no_broker, monkeypatch):
+    # given a batch of five, one of them already cancelled, and chunks of two
+    monkeypatch.setattr("batches.services.ENQUEUE_CHUNK", 2)
+    batch = make_batch(products=5)
+    jobs = list(MarketplaceJob.objects.filter(batch=batch).order_by("pk"))
+    job_cancel(job_id=jobs[0].pk, actor=EventActor.USER)
+    no_broker.clear()
+    # when
+    sent = batch_enqueue_jobs(batch_pk=batch.pk)
+    # then
+    assert sent == 4
+    assert sorted(_sent_ids(no_broker)) == [job.pk for job in jobs[1:]]
