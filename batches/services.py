@@ -273,9 +273,7 @@ def batch_enqueue_jobs(*, batch_pk: int) -> int:
     return sent
 
 
-def batch_cancel(
-    *, batch_pk: int, actor: EventActor, user: User | None = None
-) -> BatchJob:
+def batch_cancel(*, batch_pk: int, actor: EventActor, user: User | None = None) -> BatchJob:
     """Cancel pending and paused jobs now; running ones stop at their next step boundary.
 
     Lock order (the one for everything touching a job and its batch): the batch's open job rows

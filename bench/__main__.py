@@ -3,6 +3,7 @@ per job) and print the figures. See bench/__init__.py for usage."""
 
 import argparse
 import contextlib
+import importlib
 import io
 import logging
 import os
@@ -306,20 +307,19 @@ def _query_counts(opts: Options, env: BenchEnv, sandbox: SandboxProcess, token: 
     say(profile["breakdown"])
 
 
+# `python -m bench NAME …`: each runs on its own database/Redis (see its module docstring).
+SUBCOMMANDS = {
+    "tenants": "many tenants: provisioning, migrations, sweeps",
+    "chaos": "the whole system under faults, on its own PostgreSQL and Redis",
+    "relay": "the extension relay round trip",
+    "sales": "sale to delisted everywhere, over many tenants",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["tenants"]:  # many tenants: provisioning, migrations, visits
-        from bench import tenants  # noqa: PLC0415
-
-        return tenants.main(argv[1:])
-    if argv[:1] == ["chaos"]:  # the whole system under faults: its own PostgreSQL and Redis
-        from bench import chaos  # noqa: PLC0415
-
-        return chaos.main(argv[1:])
-    if argv[:1] == ["relay"]:  # the extension relay bench: its own database and options
-        from bench import relay  # noqa: PLC0415
-
-        return relay.main(argv[1:])
+    if argv[:1] and argv[0] in SUBCOMMANDS:  # benches with their own environment and options
+        return int(importlib.import_module(f"bench.{argv[0]}").main(argv[1:]))
     opts = _parse(argv)
     install_cleanup()
     started = time.perf_counter()

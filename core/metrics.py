@@ -255,17 +255,18 @@ class SnapshotCollector(Collector):
 
 def _job_levels() -> Iterator[Metric]:
     """Non-terminal jobs by marketplace, action and status, over the tenants that have work
-    (the engine's due-work index), at most MAX_TENANTS of them, in one statement. Terminal states are
-    counted by relist_job_transitions_total (rate() of it), not re-counted here."""
+    (the engine's due-work index), at most MAX_TENANTS of them, in one statement. Terminal
+    states are counted by relist_job_transitions_total (rate() of it), not re-counted here."""
     from django.db import connection  # noqa: PLC0415
     from django_tenants.utils import get_public_schema_name  # noqa: PLC0415
 
     from marketplace.catalogue.models import MarketplaceActionType  # noqa: PLC0415
     from marketplace.models import MarketplaceJob  # noqa: PLC0415
-    from marketplace.engine.duework import duework_tenants  # noqa: PLC0415
     from tenants.models import Tenant  # noqa: PLC0415
 
-    with_work = duework_tenants()
+    with connection.cursor() as cursor:  # the engine's due-work index (public.engine_duework)
+        cursor.execute("SELECT schema_name FROM public.engine_duework ORDER BY 1 LIMIT 10000")
+        with_work = [row[0] for row in cursor.fetchall()]
     existing = set(
         Tenant.objects.filter(schema_name__in=with_work).values_list("schema_name", flat=True)
     )

@@ -1,6 +1,5 @@
 """What sold, what it did to stock, and what Relist did on the other marketplaces."""
 
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone

@@ -41,13 +41,6 @@ def duework_due(*, now: datetime, limit: int = 10_000) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def duework_tenants(*, limit: int = 10_000) -> list[str]:
-    """Every tenant that has non-terminal jobs (due now or later), for the metrics' job levels."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT schema_name FROM {_TABLE} ORDER BY schema_name LIMIT %s", [limit])
-        return [row[0] for row in cursor.fetchall()]
-
-
 def duework_settle(*, schema: str, next_wake: datetime) -> bool:
     """In the tenant's schema, inside atomic(): keep the row (next visit at `next_wake`) while the
     tenant has non-terminal jobs, else delete it. Returns True when the tenant still has work."""

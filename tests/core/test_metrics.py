@@ -15,11 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from config.celery import app as celery_app
 from core import metrics
 from core.errors import TransientMarketplaceError
+from marketplace.engine.lifecycle import job_defer, job_retry_or_fail
 from marketplace.handlers.http import MarketplaceHttpClient
 from marketplace.models import MarketplaceJob
 from marketplace.services import presence
-from marketplace.engine.lifecycle import job_defer, job_retry_or_fail
-from marketplace.services.ratelimit import redis_client
 from tests.factories.marketplace import make_job, make_job_in
 from tests.operators import PUBLIC_HOST, host_client
 

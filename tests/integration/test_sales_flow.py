@@ -8,8 +8,8 @@ import pytest
 import requests
 from django.utils import timezone
 
-from marketplace.models import Listing, MarketplaceJob, Product
 from marketplace.handlers.base import WAITING_FOR_EXTENSION
+from marketplace.models import Listing, MarketplaceJob, Product
 from marketplace.states import JobStatus, ListingStatus
 from sales.models import OrderLine, Sale, SaleAction
 from sales.schedule.models import SyncSchedule

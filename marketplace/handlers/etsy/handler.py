@@ -284,11 +284,10 @@ class EtsySyncOrders:
         since = sync_cursor_since(marketplace="etsy", days=sync_days(ctx.job.input_data))
         receipts: list[dict[str, Any]] = []
         while True:
-        live = []
-        for item in client.iter_listings(state="active"):
-            ctx.heartbeat()  # rate-limited by the engine; keeps a long sync visibly alive
-            live.append(imported_item(item).as_json())
-        return {"count": len(live), "live": live}
+            ctx.heartbeat()  # one page per call: a long sync stays visibly alive
+            page = client.receipts(
+                min_last_modified=int(since.timestamp()), limit=PAGE_LIMIT, offset=len(receipts)
+            )
             batch = page.get("results") or []
             receipts.extend(batch)
             if not batch or len(receipts) >= int(page.get("count", 0)):
