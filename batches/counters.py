@@ -93,4 +93,4 @@ def batch_counters_apply(
             return
         params = counters_params(deltas, started=started, now=now)
         params["batch_id"] = batch_id
-        cursor.execute(batch_counters_sql(batch_ref="%(batch_id)s"), params)
+        cursor.execute(batch_counters_sql(batch_ref="%(batch_id)s"), params)  # type: ignore[arg-type]

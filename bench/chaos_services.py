@@ -30,7 +30,7 @@ def _pg_bindir() -> Path:
         candidate = Path(found.stdout.strip())
         if (candidate / "initdb").exists():
             return candidate
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):  # type: ignore[assignment]
         if Path(candidate, "initdb").exists():
             return Path(candidate)
     raise RuntimeError("no PostgreSQL server binaries (initdb, pg_ctl) found")
@@ -112,7 +112,7 @@ class PostgresCluster:
                 "AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
                 [database],
             ).fetchone()
-        return int(row[0])
+        return int(row[0])  # type: ignore[index]
 
     def destroy(self) -> None:
         self.stop("immediate")

@@ -31,4 +31,4 @@ def _connparams(self: kombu_redis.Channel, asynchronous: bool = False) -> dict[s
 
 def install() -> None:
     """Idempotent; called by config.celery before the app exists."""
-    kombu_redis.Channel._connparams = _connparams
+    kombu_redis.Channel._connparams = _connparams  # type: ignore[method-assign]

@@ -272,12 +272,16 @@ class VintedExtensionConsumer(ProtocolSocket):
             # wake-up of the worker instead of two); a real Vinted call takes far longer, and
             # its ack goes through before the worker's few-second ack timeout notices.
             if command_id not in self._acks:
-                self._acks[command_id] = asyncio.get_running_loop().call_later(
-                    ACK_HOLD_S, self._release_ack, command_id, reply, raw
+                self._acks[command_id] = asyncio.get_running_loop().call_later(  # type: ignore[index]
+                    ACK_HOLD_S,
+                    self._release_ack,
+                    command_id,
+                    reply,
+                    raw,  # type: ignore[arg-type]
                 )
             return
-        del self.pending[command_id]
-        if held := self._acks.pop(command_id, None):
+        del self.pending[command_id]  # type: ignore[arg-type]
+        if held := self._acks.pop(command_id, None):  # type: ignore[arg-type]
             held.cancel()
         if _result_valid(message):
             await relay.answer_push(reply=reply, raw=raw)

@@ -22,7 +22,7 @@ INFRA_RETRY_BASE_S = 1.0
 INFRA_RETRY_CAP_S = 30.0
 
 
-def _header_schema(request) -> str | None:  # type: ignore[no-untyped-def]
+def _header_schema(request) -> str | None:
     headers = getattr(request, "headers", None) or {}
     return headers.get("_schema_name") or getattr(request, "_schema_name", None)
 

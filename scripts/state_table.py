@@ -28,8 +28,7 @@ def declared_transitions() -> list[tuple[str, str, str]]:
 
     field = MarketplaceJob._meta.get_field("status")
     rows = [
-        (str(t.source), t.name, str(t.target))
-        for t in field.get_all_transitions(MarketplaceJob)  # type: ignore[attr-defined]
+        (str(t.source), t.name, str(t.target)) for t in field.get_all_transitions(MarketplaceJob)
     ]
     methods, statuses = list(TRANSITION_UPDATE_FIELDS), list(JobStatus.values)
     return sorted(rows, key=lambda row: (methods.index(row[1]), statuses.index(row[0])))

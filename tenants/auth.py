@@ -62,7 +62,7 @@ def api_token_issue(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToken
     raw = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
     now = timezone.now()
     with transaction.atomic():
-        token = ApiToken.objects.create(
+        token = ApiToken.objects.create(  # type: ignore[misc]
             user=user,
             name=name,
             digest=token_digest(raw),
@@ -138,13 +138,13 @@ class AuthFailureThrottle(SimpleRateThrottle):
         self.key = self.get_cache_key(request, None)
         self.history = self.cache.get(self.key, [])
         self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
+        while self.history and self.history[-1] <= self.now - self.duration:  # type: ignore[attr-defined]
             self.history.pop()
-        return self.wait() if len(self.history) >= self.num_requests else None
+        return self.wait() if len(self.history) >= self.num_requests else None  # type: ignore[attr-defined]
 
     def record_failure(self) -> None:
         self.history.insert(0, self.now)
-        self.cache.set(self.key, self.history, self.duration)
+        self.cache.set(self.key, self.history, self.duration)  # type: ignore[attr-defined]
 
 
 class ApiTokenAuthentication(BaseAuthentication):

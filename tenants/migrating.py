@@ -180,7 +180,7 @@ def _steps(applied: frozenset[MigrationKey]) -> tuple[tuple[Migration, tuple[_St
     graph = executor.loader.graph
     executor.loader.applied_migrations = {key: graph.nodes[key] for key in applied if key in graph}
     plan = executor.migration_plan(graph.leaf_nodes())
-    state = executor._create_project_state(with_applied_migrations=True)
+    state = executor._create_project_state(with_applied_migrations=True)  # type: ignore[attr-defined]
     migrations = []
     for migration, backwards in plan:
         if backwards:
@@ -200,9 +200,10 @@ def _apply(*, schema_name: str, applied: set[MigrationKey] | None) -> None:
     if not applied:
         _apply_from_scratch(schema_name=schema_name)
         return
-    connection.set_schema(schema_name)
+    connection.set_schema(schema_name)  # type: ignore[attr-defined]
     recorder = MigrationRecorder(connection)
-    recorder._has_table = True  # known: read just before
+    # known: read just before
+    recorder._has_table = True  # type: ignore[attr-defined]
     models_changed = False
     try:
         for migration, steps in _steps(frozenset(applied)):
@@ -227,9 +228,9 @@ def _apply_from_scratch(*, schema_name: str) -> None:
     """A fresh schema (the template): Django's executor, which renders the states once and
     mutates them along a long plan; sharing states pays only for the short plans of a deploy."""
     # The record table must be made in the schema, not found in public.
-    connection.set_schema(schema_name, include_public=False)
+    connection.set_schema(schema_name, include_public=False)  # type: ignore[attr-defined]
     MigrationRecorder(connection).ensure_schema()
-    connection.set_schema(schema_name)
+    connection.set_schema(schema_name)  # type: ignore[attr-defined]
     executor = MigrationExecutor(connection)
     targets = executor.loader.graph.leaf_nodes()
     plan = executor.migration_plan(targets)

@@ -84,5 +84,5 @@ class BatchCreatedSerializer(BatchSerializer):
     )
 
     class Meta(BatchSerializer.Meta):
-        fields = (*BatchSerializer.Meta.fields, "skipped")
-        read_only_fields = fields
+        fields = (*BatchSerializer.Meta.fields, "skipped")  # type: ignore[assignment]
+        read_only_fields = fields  # type: ignore[assignment]

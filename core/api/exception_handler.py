@@ -50,6 +50,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
-        details = {"retry_after": exc.wait} if isinstance(exc, exceptions.Throttled) else None
+        details = {"retry_after": exc.wait} if isinstance(exc, exceptions.Throttled) else None  # type: ignore[attr-defined]
         response.data = error_body(str(code), str(detail or exc), details)
     return response

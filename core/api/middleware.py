@@ -79,4 +79,4 @@ class ApiErrorShapeMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(API_PREFIX) and _too_large(request):
             return json_error(413)
-        return _reshaped(request, await self.get_response(request))
+        return _reshaped(request, await self.get_response(request))  # type: ignore[misc]

@@ -45,15 +45,15 @@ class ClientRateThrottle(SimpleRateThrottle):
             num, duration = self.parse_rate(self.THROTTLE_RATES.get(scope))
             if num is None:
                 continue
-            key = f"relist:throttle:{scope}:{ident}:{int(now // duration)}"
+            key = f"relist:throttle:{scope}:{ident}:{int(now // duration)}"  # type: ignore[operator]
             pipe.incr(key)
-            pipe.expire(key, duration + 1)
+            pipe.expire(key, duration + 1)  # type: ignore[operator]
             limits.append((num, duration))
         if not limits:
             return True
         counts = pipe.execute()[::2]
         over = [
-            duration - now % duration
+            duration - now % duration  # type: ignore[operator]
             for (num, duration), count in zip(limits, counts, strict=True)
             if count > num
         ]

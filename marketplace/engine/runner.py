@@ -87,7 +87,7 @@ def _json(value: Any) -> Any:
 def _instance(model: type[models.Model], data: dict[str, Any]) -> Any:
     """A model instance from row_to_json's output, as if Django had read the row."""
     fields = model._meta.concrete_fields
-    values = [field.to_python(data[field.column]) for field in fields]
+    values = [field.to_python(data[field.column]) for field in fields]  # type: ignore[index]
     return model.from_db(connection.alias, [f.attname for f in fields], values)
 
 
@@ -141,7 +141,7 @@ def _claim(ctx: JobContext, steps: list[Step], plan: list[dict[str, Any]], now: 
         "claimer": liveness.liveness_ensure_started(),
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql.claim(), params)
+        cursor.execute(sql.claim(), params)  # type: ignore[arg-type]
         row = cursor.fetchone()
     if row is None:
         _claim_missed(ctx.job, now)
@@ -162,7 +162,11 @@ def _claim(ctx: JobContext, steps: list[Step], plan: list[dict[str, Any]], now: 
     if (started := _next_step(steps)) is not None:
         started.status, started.attempts = TaskStatus.PROCESSING, started.attempts + 1
     ctx.job = _running_copy(
-        ctx.job, attempts=attempts, started_at=started_at, now=now, claimer=params["claimer"]
+        ctx.job,
+        attempts=attempts,
+        started_at=started_at,
+        now=now,
+        claimer=params["claimer"],  # type: ignore[arg-type]
     )
     ctx.beat = _heartbeat_writer(ctx.job.pk)
     metrics.job_transitioned(ctx.job, from_status=JobStatus.PENDING, now=now)
@@ -187,7 +191,7 @@ def _running_copy(
     )
     running = MarketplaceJob.from_db(connection.alias, list(values), list(values.values()))
     running.action_type = job.action_type
-    return running
+    return running  # type: ignore[no-any-return]
 
 
 def _claim_missed(job: MarketplaceJob, now: datetime) -> None:
@@ -208,7 +212,7 @@ def _heartbeat_writer(job_id: int) -> Any:
         last[0] = time.monotonic()
         params = {"job": job_id, "now": timezone.now(), "running": JobStatus.RUNNING.value}
         with connection.cursor() as cursor:
-            cursor.execute(sql.HEARTBEAT, params)
+            cursor.execute(sql.HEARTBEAT, params)  # type: ignore[arg-type]
             return cursor.fetchone() is not None
 
     return beat
@@ -263,7 +267,7 @@ def _boundary(job: MarketplaceJob, *, done: Step, following: Step) -> RunOutcome
         "next": following.pk,
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql.BOUNDARY, params)
+        cursor.execute(sql.BOUNDARY, params)  # type: ignore[arg-type]
         row = cursor.fetchone()
     if row is None:
         logger.warning("job.no_longer_running", extra={"job": job.pk, "step": done.position})
@@ -304,7 +308,7 @@ def _complete(
                 "listing_data": json.dumps(change.data if change else {}),
             }
             with connection.cursor() as cursor:
-                cursor.execute(sql.complete(), params)
+                cursor.execute(sql.complete(), params)  # type: ignore[arg-type]
                 if cursor.fetchone() is None:
                     raise _NotRunning
     except _NotRunning:

@@ -143,7 +143,8 @@ def connection_setup_get(*, marketplace: str) -> MarketplaceConnection:
 def connection_setup_refresh(*, marketplace: str) -> MarketplaceConnection:
     """Read the account's policies / profiles / locations and (re)choose one of each."""
     _connection(marketplace)
-    options = _READERS[marketplace]()  # HTTP: outside the transaction
+    # HTTP: outside the transaction
+    options = _READERS[marketplace]()  # type: ignore[index]
     with transaction.atomic():
         connection = _connection(marketplace, lock=True)
         connection.setup_options = options

@@ -20,7 +20,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import redis
 from channels.layers import get_channel_layer
@@ -49,13 +49,14 @@ def alive_key(channel: str) -> str:
 
 
 def _hosts() -> list[dict[str, Any]]:
-    return decode_hosts(settings.CHANNEL_LAYERS[LAYER]["CONFIG"].get("hosts"))
+    config = cast("dict[str, Any]", settings.CHANNEL_LAYERS[LAYER]["CONFIG"])
+    return cast("list[dict[str, Any]]", decode_hosts(config.get("hosts")))
 
 
 def _sync_client_for(host: dict[str, Any]) -> redis.Redis:
     host = dict(host)
     if "address" in host:
-        return redis.Redis.from_url(host.pop("address"), **host)
+        return cast("redis.Redis", redis.Redis.from_url(host.pop("address"), **host))  # type: ignore[redundant-cast]
     return redis.Redis(**host)
 
 
@@ -67,7 +68,7 @@ def _sync_clients() -> tuple[redis.Redis, ...]:
 
 def _shard(channel: str) -> redis.Redis:
     clients = _sync_clients()
-    return clients[_consistent_hash(channel, len(clients))]
+    return clients[_consistent_hash(channel, len(clients))]  # type: ignore[no-any-return]
 
 
 def _replies() -> redis.Redis:
@@ -127,11 +128,11 @@ def answer_wait(*, command_id: str, timeout_s: float, channel: str | None = None
         # BLPOP takes whole or fractional seconds; 0 would block forever.
         popped = client.blpop([key], timeout=max(wait, 0.01))
         if popped is not None:
-            return _decoded(popped[1])
+            return _decoded(cast(bytes, popped[1]))
         if channel and not client.exists(alive_key(channel)):
             # Gone without a word: one last look, in case its answer raced the expiry.
             last = client.lpop(key)
-            return _decoded(last) if last is not None else DISCONNECTED
+            return _decoded(cast(bytes, last)) if last is not None else DISCONNECTED
     return TIMEOUT
 
 

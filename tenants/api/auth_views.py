@@ -57,14 +57,14 @@ class LoginView(APIView):
         )
         if membership is None:
             raise ValidationFailed("Wrong username or password.")
-        token, raw = api_token_issue(user=user, name=data.get("name", ""))
+        token, raw = api_token_issue(user=user, name=data.get("name", ""))  # type: ignore[arg-type]
         # What django.contrib.auth.login() would announce (no session here): sets last_login
         # and lets django-axes reset the user's failure count.
         user_logged_in.send(sender=type(user), request=request._request, user=user)
         body = {
             **ApiTokenSerializer(token).data,
             "token": raw,
-            "user": {"id": user.pk, "username": user.get_username(), "role": membership.role},
+            "user": {"id": user.pk, "username": user.get_username(), "role": membership.role},  # type: ignore[union-attr]
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -101,7 +101,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
     def get_queryset(self) -> QuerySet[ApiToken]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
             return ApiToken.objects.none()
-        return api_token_list(user=self.request.user)
+        return api_token_list(user=self.request.user)  # type: ignore[arg-type]
 
     def perform_destroy(self, instance: ApiToken) -> None:
         api_token_revoke(token=instance)

@@ -72,5 +72,5 @@ class IssuedApiTokenSerializer(ApiTokenSerializer):
     user = LoginUserSerializer(read_only=True)
 
     class Meta(ApiTokenSerializer.Meta):
-        fields = (*ApiTokenSerializer.Meta.fields, "token", "user")
-        read_only_fields = fields
+        fields = (*ApiTokenSerializer.Meta.fields, "token", "user")  # type: ignore[assignment]
+        read_only_fields = fields  # type: ignore[assignment]

@@ -116,7 +116,7 @@ class ConnectionViewSet(viewsets.ViewSet):
         responses={200: ConnectionSetupSerializer, **errors(404, 422)},
     )
     @action(detail=True, methods=["get"], url_path="setup")
-    def setup(self, request: Request, marketplace: str) -> Response:
+    def setup(self, request: Request, marketplace: str) -> Response:  # type: ignore[override]
         connection = account_setup.connection_setup_get(marketplace=marketplace)
         return Response(_setup_body(connection))
 

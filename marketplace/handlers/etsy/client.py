@@ -151,7 +151,7 @@ class EtsyClient(MarketplaceHttpClient):
         for page in pages:
             for listing in page.get("results") or []:
                 if sku in (listing.get("skus") or []):
-                    return listing
+                    return listing  # type: ignore[no-any-return]
         return None
 
     def find_listing_by_sku(self, sku: str) -> dict[str, Any] | None:

@@ -30,7 +30,7 @@ def _explained(error: PermanentMarketplaceError) -> PermanentMarketplaceError:
     Vinted's body in `details`, and a job's error message is what a user reads."""
     body = error.details if isinstance(error.details, dict) else {}
     parts = [f"{e.get('field')} {e.get('value')}" for e in body.get("errors") or []]
-    if not parts and body.get("message") and body.get("message") not in error.message:
+    if not parts and body.get("message") and body.get("message") not in error.message:  # type: ignore[operator]
         parts.append(str(body["message"]))
     if "code" not in body and not parts:
         return error

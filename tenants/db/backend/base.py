@@ -54,14 +54,15 @@ class TransactionScopedCursor(Cursor):
         source = self.search_path_source
         prefix = source.search_path_prefix(query) if source is not None else None
         if prefix is None:
-            return super().execute(query, params, **kwargs)
+            return super().execute(query, params, **kwargs)  # type: ignore[misc]
         if not isinstance(query, str):  # psycopg.sql.Composable
             query = query.as_string(self)
         if params is not None:  # the prefix goes through placeholder parsing too
             prefix = prefix.replace("%", "%%")
-        super().execute(f"{prefix}; {query}", params, **kwargs)
-        self.nextset()  # the SET's empty result, then the statement's own
-        source.search_path_sent(prefix)
+        super().execute(f"{prefix}; {query}", params, **kwargs)  # type: ignore[misc]
+        # the SET's empty result, then the statement's own
+        self.nextset()  # type: ignore[attr-defined]
+        source.search_path_sent(prefix)  # type: ignore[union-attr]
         return self
 
     def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
@@ -69,18 +70,18 @@ class TransactionScopedCursor(Cursor):
         # first on its own, in the same transaction (opened here in autocommit).
         source = self.search_path_source
         if source is None or source.search_path_prefix(query) is None:
-            return super().executemany(query, params_seq, **kwargs)
+            return super().executemany(query, params_seq, **kwargs)  # type: ignore[misc]
         if source.autocommit:
-            with self.connection.transaction():
-                super().execute(source.search_path_sql)
-                return super().executemany(query, params_seq, **kwargs)
-        super().execute(source.search_path_sql)
+            with self.connection.transaction():  # type: ignore[attr-defined]
+                super().execute(source.search_path_sql)  # type: ignore[misc]
+                return super().executemany(query, params_seq, **kwargs)  # type: ignore[misc]
+        super().execute(source.search_path_sql)  # type: ignore[misc]
         source.search_path_sent(source.search_path_sql)
-        return super().executemany(query, params_seq, **kwargs)
+        return super().executemany(query, params_seq, **kwargs)  # type: ignore[misc]
 
 
 class DatabaseOperations(PostgresOperations):
-    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:  # type: ignore[override]
         """The statement as the application wrote it: query logs and assertNumQueries count
         statements, and the SET LOCAL riding in the same message is not one of them."""
         query = super().last_executed_query(cursor, sql, params)

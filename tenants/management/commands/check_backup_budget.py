@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.backups import DUMP_SHARE, backup_budget_read
@@ -15,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-connections", type=int, dest="max_connections")
         parser.add_argument("--max-prepared", type=int, dest="max_prepared_transactions")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         budget = backup_budget_read(
             tenants=options["tenants"],
             max_locks_per_transaction=options["max_locks_per_transaction"],

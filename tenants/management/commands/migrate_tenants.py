@@ -1,4 +1,5 @@
 import sys
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
@@ -43,7 +44,7 @@ class Command(BaseCommand):
             help="Seconds to wait for a provisioning in progress.",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         verbosity = int(options["verbosity"])
         if not options["skip_public"]:
             call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
