@@ -257,14 +257,13 @@ class VintedExtensionConsumer(ProtocolSocket):
         logger.info("vinted.connected", extra={"tenant": self.schema, "woken_jobs": woken})
 
     async def _on_answer(self, kind: str, message: dict[str, Any], raw: str) -> None:
-        command_id = message.get("id")
-        entry = self.pending.get(command_id) if isinstance(command_id, str) else None
+        raw_id = message.get("id")
+        command_id = raw_id if isinstance(raw_id, str) else ""
+        entry = self.pending.get(command_id) if command_id else None
         if entry is None:
             # Nobody waits for it (a late answer to a command its worker gave up on, or an id
             # that was never sent): say so, so a confused extension can tell.
-            await self._error(
-                "unknown_request", f"No command {command_id!r} is waiting for an answer."
-            )
+            await self._error("unknown_request", f"No command {raw_id!r} is waiting for an answer.")
             return
         reply, _ = entry
         if kind == "ack":
@@ -272,16 +271,12 @@ class VintedExtensionConsumer(ProtocolSocket):
             # wake-up of the worker instead of two); a real Vinted call takes far longer, and
             # its ack goes through before the worker's few-second ack timeout notices.
             if command_id not in self._acks:
-                self._acks[command_id] = asyncio.get_running_loop().call_later(  # type: ignore[index]
-                    ACK_HOLD_S,
-                    self._release_ack,
-                    command_id,
-                    reply,
-                    raw,  # type: ignore[arg-type]
+                self._acks[command_id] = asyncio.get_running_loop().call_later(
+                    ACK_HOLD_S, self._release_ack, command_id, reply, raw
                 )
             return
-        del self.pending[command_id]  # type: ignore[arg-type]
-        if held := self._acks.pop(command_id, None):  # type: ignore[arg-type]
+        del self.pending[command_id]
+        if held := self._acks.pop(command_id, None):
             held.cancel()
         if _result_valid(message):
             await relay.answer_push(reply=reply, raw=raw)
