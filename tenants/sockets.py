@@ -15,6 +15,7 @@ from django.db import connection
 from django.http.request import validate_host
 from django_tenants.utils import remove_www, schema_exists
 
+from tenants.auth import user_for_token
 from tenants.models import Domain, ExtensionToken, Membership
 
 EXTENSION_SCHEMES = frozenset({"chrome-extension", "moz-extension"})
@@ -51,19 +52,10 @@ def extension_token_active(token_id: int) -> bool:
 
 
 def api_token_user_id(raw: str) -> int | None:
-    """The active user an API token authenticates, or None.
-
-    The one place the sockets read API tokens: when the API's token model changes (hashed,
-    expiring tokens), point this at it. Runs in the public schema."""
-    from rest_framework.authtoken.models import Token  # noqa: PLC0415 - the model of the moment
-
-    if not raw:
-        return None
-    return (
-        Token.objects.filter(key=raw, user__is_active=True)
-        .values_list("user_id", flat=True)
-        .first()
-    )
+    """The active user an API token authenticates, or None: the same hashed, expiring, revocable
+    tokens as the REST API (tenants.auth). Runs in the public schema."""
+    found = user_for_token(raw)
+    return int(found[0].pk) if found is not None else None
 
 
 @database_sync_to_async

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from rest_framework.authtoken.models import Token
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from tenants.auth import api_token_issue
 from tests.factories.marketplace import ProductFactory, ProductImageFactory, make_job
 from tests.factories.tenants import MembershipFactory, UserFactory
 from tests.integration.conftest import wait_terminal
@@ -53,7 +53,7 @@ def _close_code(ws: ClientConnection) -> int:
 def _token_of_member(tenant) -> str:
     user = UserFactory()
     MembershipFactory(user=user, tenant=tenant)
-    return Token.objects.create(user=user).key
+    return api_token_issue(user=user, name="socket test")[1]
 
 
 def _subscribed(ws: ClientConnection, token: str) -> dict:

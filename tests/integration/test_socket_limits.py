@@ -10,11 +10,11 @@ from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from sandbox.vinted_extension import DEFAULT_ORIGIN
+from tenants.auth import api_token_issue
 from tests.factories.tenants import MembershipFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("vinted_clean")]
@@ -43,7 +43,7 @@ def test_failed_authentications_are_limited_per_client_ip_on_both_sockets(
     server = own_asgi_server(SOCKET_AUTH_FAILURES_PER_MINUTE="3")
     user = UserFactory()
     MembershipFactory(user=user, tenant=live_tenant)
-    api_token = Token.objects.create(user=user).key
+    api_token = api_token_issue(user=user, name="socket test")[1]
     # when a client guesses three extension tokens
     codes = [
         _close_code_after_auth(server, live_tenant, "/ws/vinted/", f"rlx_guess_{n}")
