@@ -32,6 +32,7 @@ from marketplace.engine.steps import plan_rows, step_fail, step_unstart
 from marketplace.handlers.base import Handler, JobContext, StepInput
 from marketplace.handlers.registry import handler_get
 from marketplace.models import Listing, MarketplaceJob, Product
+from marketplace.services.live import live_job_changed
 from marketplace.states import EventActor, JobStatus, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ def _claim(ctx: JobContext, steps: list[Step], plan: list[dict[str, Any]], now: 
     )
     ctx.beat = _heartbeat_writer(ctx.job.pk)
     metrics.job_transitioned(ctx.job, from_status=JobStatus.PENDING, now=now)
+    live_job_changed(ctx.job)  # publishes now (no transaction open), only to subscribers
     return True
 
 
@@ -192,6 +194,13 @@ def _running_copy(
     running = MarketplaceJob.from_db(connection.alias, list(values), list(values.values()))
     running.action_type = job.action_type
     return running  # type: ignore[no-any-return]
+
+
+def _completed_copy(job: MarketplaceJob, *, now: datetime) -> MarketplaceJob:
+    """The job as the completion statement left it, for the live update."""
+    values = {f.attname: getattr(job, f.attname) for f in job._meta.concrete_fields}
+    values.update(status=JobStatus.COMPLETED.value, finished_at=now, updated_at=now)
+    return MarketplaceJob.from_db(connection.alias, list(values), list(values.values()))
 
 
 def _claim_missed(job: MarketplaceJob, now: datetime) -> None:
@@ -311,6 +320,7 @@ def _complete(
                 cursor.execute(sql.complete(), params)  # type: ignore[arg-type]
                 if cursor.fetchone() is None:
                     raise _NotRunning
+            live_job_changed(_completed_copy(ctx.job, now=now))  # after commit, to subscribers
     except _NotRunning:
         logger.warning("job.no_longer_running", extra={"job": ctx.job.pk, "at": "completion"})
         return DROPPED

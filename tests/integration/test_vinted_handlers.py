@@ -10,6 +10,7 @@ import pytest
 
 from marketplace.handlers.vinted import payloads
 from marketplace.models import Listing, Order
+from marketplace.rendering.mappings import Mappings
 from marketplace.states import JobStatus, ListingStatus, TaskStatus
 from sandbox.vinted_extension import Fault, VintedAccount
 from tests.factories.marketplace import ListingFactory, ProductFactory, make_job
@@ -78,7 +79,7 @@ def test_update_puts_the_products_fields_on_its_item(sim):
         {"amount": "31.50", "currency_code": "EUR"},
     )
     assert item["description"] == payloads.description(product)
-    assert item["status_id"] == payloads.CONDITIONS[product.condition]
+    assert item["status_id"] == payloads.status_id(product, Mappings.load())
     assert item["photos"] == photos_before
     assert sim.items_created == []
     listing.refresh_from_db()
@@ -110,6 +111,7 @@ def test_update_of_an_item_deleted_on_vinted_fails_with_vinteds_404(sim):
     assert job.attempts == 1
     assert job.error_message == (
         f"vinted PUT /api/v2/item_upload/items/{listing.external_id} → 404: item not found"
+        " (Vinted code 404)"
     )
     assert sim.wardrobe == {}
 
