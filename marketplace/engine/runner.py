@@ -31,6 +31,7 @@ from marketplace.engine.steps import plan_rows, step_fail, step_unstart
 from marketplace.handlers.base import Handler, JobContext, StepInput
 from marketplace.handlers.registry import handler_get
 from marketplace.models import Listing, MarketplaceJob, Product
+from marketplace.services.live import live_job_changed
 from marketplace.states import EventActor, JobStatus, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ def _claim(ctx: JobContext, steps: list[Step], plan: list[dict[str, Any]], now: 
         ctx.job, attempts=attempts, started_at=started_at, now=now, claimer=params["claimer"]
     )
     ctx.beat = _heartbeat_writer(ctx.job.pk)
+    live_job_changed(ctx.job)  # a Redis read at most once a second while nobody subscribes
     return True
 
 
@@ -172,8 +174,8 @@ def _running_copy(
 ) -> MarketplaceJob:
     """The job as the claim statement left it (what MarketplaceJob.claim sets), read by the
     ORM rare paths as their compare-and-set base."""
-    values = {f.attname: getattr(job, f.attname) for f in job._meta.concrete_fields}
-    values.update(
+    return _copy(
+        job,
         status=JobStatus.RUNNING.value,
         attempts=attempts,
         started_at=started_at,
@@ -183,9 +185,15 @@ def _running_copy(
         updated_at=now,
         claimed_by=claimer,
     )
-    running = MarketplaceJob.from_db(connection.alias, list(values), list(values.values()))
-    running.action_type = job.action_type
-    return running
+
+
+def _copy(job: MarketplaceJob, **changes: Any) -> MarketplaceJob:
+    """The job with `changes`, as if read from the row (the FSM field is protected)."""
+    values = {f.attname: getattr(job, f.attname) for f in job._meta.concrete_fields}
+    values.update(changes)
+    copy = MarketplaceJob.from_db(connection.alias, list(values), list(values.values()))
+    copy.action_type = job.action_type
+    return copy
 
 
 def _claim_missed(job: MarketplaceJob, now: datetime) -> None:
@@ -305,6 +313,8 @@ def _complete(
                 cursor.execute(sql.complete(), params)
                 if cursor.fetchone() is None:
                     raise _NotRunning
+            done = {"finished_at": now, "result_data": job_result, "status_reason": ""}
+            live_job_changed(_copy(ctx.job, status=JobStatus.COMPLETED.value, **done))
     except _NotRunning:
         logger.warning("job.no_longer_running", extra={"job": ctx.job.pk, "at": "completion"})
         return DROPPED
