@@ -172,7 +172,9 @@ def _bare_runs(opts: Options, env: BenchEnv, sandbox: SandboxProcess, token: str
     return results
 
 
-def _relist_run(opts: Options, env: BenchEnv, sandbox: SandboxProcess) -> RunResult:
+def _relist_run(
+    opts: Options, env: BenchEnv, sandbox: SandboxProcess, number: int = 1
+) -> RunResult:
     from bench import engine  # noqa: PLC0415
 
     rule(f"(c) eBay publish batch through Relist, {opts.pool} × {opts.concurrency}")
@@ -180,13 +182,13 @@ def _relist_run(opts: Options, env: BenchEnv, sandbox: SandboxProcess) -> RunRes
         env, pool=opts.pool, concurrency=opts.concurrency, name="bench-relist"
     )
     try:
-        engine.run_batch(env, sandbox, jobs=_warmup(opts), prefix="WARMC", name="warm-up")
+        engine.run_batch(env, sandbox, jobs=_warmup(opts), prefix=f"WARMC{number}R", name="warm-up")
         say(f"  load average before (c): {_load()}")
         result = engine.run_batch(
             env,
             sandbox,
             jobs=opts.jobs,
-            prefix="C",
+            prefix=f"C{number}R",  # SKUs are unique: one prefix per round
             name="(c) Relist eBay publish batch",
             meter=workers.meter(sandbox),
         )
@@ -334,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             if opts.phases & {"a", "b"}:
                 results.update(_bare_runs(opts, env, sandbox, token))
             if "c" in opts.phases:
-                results["c"] = _relist_run(opts, env, sandbox)
+                results["c"] = _relist_run(opts, env, sandbox, number)
             rounds.append(results)
         latency = _latency_runs(opts, env, sandbox, token) if "latency" in opts.phases else None
         if "queries" in opts.phases:

@@ -171,7 +171,7 @@ def _claim(ctx: JobContext, steps: list[Step], plan: list[dict[str, Any]], now: 
     )
     ctx.beat = _heartbeat_writer(ctx.job.pk)
     metrics.job_transitioned(ctx.job, from_status=JobStatus.PENDING, now=now)
-    live_job_changed(ctx.job)  # publishes now (no transaction open), only to subscribers
+    live_job_changed(ctx.job)  # a Redis read at most once a second while nobody subscribes
     return True
 
 
@@ -180,8 +180,8 @@ def _running_copy(
 ) -> MarketplaceJob:
     """The job as the claim statement left it (what MarketplaceJob.claim sets), read by the
     ORM rare paths as their compare-and-set base."""
-    values = {f.attname: getattr(job, f.attname) for f in job._meta.concrete_fields}
-    values.update(
+    return _copy(
+        job,
         status=JobStatus.RUNNING.value,
         attempts=attempts,
         started_at=started_at,
@@ -191,16 +191,15 @@ def _running_copy(
         updated_at=now,
         claimed_by=claimer,
     )
-    running = MarketplaceJob.from_db(connection.alias, list(values), list(values.values()))
-    running.action_type = job.action_type
-    return running  # type: ignore[no-any-return]
 
 
-def _completed_copy(job: MarketplaceJob, *, now: datetime) -> MarketplaceJob:
-    """The job as the completion statement left it, for the live update."""
+def _copy(job: MarketplaceJob, **changes: Any) -> MarketplaceJob:
+    """The job with `changes`, as if read from the row (the FSM field is protected)."""
     values = {f.attname: getattr(job, f.attname) for f in job._meta.concrete_fields}
-    values.update(status=JobStatus.COMPLETED.value, finished_at=now, updated_at=now)
-    return MarketplaceJob.from_db(connection.alias, list(values), list(values.values()))
+    values.update(changes)
+    copy = MarketplaceJob.from_db(connection.alias, list(values), list(values.values()))
+    copy.action_type = job.action_type
+    return copy  # type: ignore[no-any-return]
 
 
 def _claim_missed(job: MarketplaceJob, now: datetime) -> None:
@@ -320,7 +319,8 @@ def _complete(
                 cursor.execute(sql.complete(), params)  # type: ignore[arg-type]
                 if cursor.fetchone() is None:
                     raise _NotRunning
-            live_job_changed(_completed_copy(ctx.job, now=now))  # after commit, to subscribers
+            done = {"finished_at": now, "result_data": job_result, "status_reason": ""}
+            live_job_changed(_copy(ctx.job, status=JobStatus.COMPLETED.value, **done))
     except _NotRunning:
         logger.warning("job.no_longer_running", extra={"job": ctx.job.pk, "at": "completion"})
         return DROPPED

@@ -148,6 +148,7 @@ def jobs_dispatch_due(*, now: datetime | None = None, limit: int = 5000) -> int:
             "next_attempt_at",
             "dispatched_at",
             "status_reason",
+            "updated_at",
         )
         .order_by("priority", "pk")[:limit]
     )
@@ -160,7 +161,8 @@ def jobs_dispatch_due(*, now: datetime | None = None, limit: int = 5000) -> int:
             job.status_reason == WAITING_FOR_EXTENSION
             or (job.marketplace, job.priority) in backlogged
         )
-        return not patient or job.dispatched_at is None or job.dispatched_at <= slow
+        # A job parked without a trigger (waiting for the extension) counts from its parking.
+        return not patient or (job.dispatched_at or job.updated_at) <= slow
 
     due = [job for job in candidates if lost(job)]
     if not due:

@@ -144,7 +144,7 @@ def jobs_bulk_transition(
     for _, status, batch_id in rows:
         if batch_id:
             per_batch[batch_id].update(transition_deltas(from_status=status, to_status=target))
-    for batch_id, deltas in per_batch.items():
+    for batch_id, deltas in sorted(per_batch.items()):  # batch rows in id order, after jobs
         batch_counters_apply(batch_id=batch_id, deltas=dict(deltas), started=False, now=now)
         live_batch_changed(batch_id)
     logger.info("jobs.bulk_transition", extra={"transition": name, "count": len(ids)})

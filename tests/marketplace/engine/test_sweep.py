@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
@@ -216,3 +217,26 @@ def test_batch_enqueue_sends_every_pending_job_in_chunks(tenant, no_broker, monk
     # then
     assert sent == 4
     assert sorted(_sent_ids(no_broker)) == [job.pk for job in jobs[1:]]
+
+
+def test_dispatch_due_leaves_a_job_just_parked_for_the_extension(tenant, no_broker, broker_queue):
+    # given a vinted job that just deferred itself to wait for the extension (no trigger)
+    job = lifecycle.job_claim(job_id=make_job(marketplace="vinted").pk)
+    lifecycle.job_defer(job=job, reason=WAITING_FOR_EXTENSION)
+    no_broker.clear()
+    # when / then: the extension's connection wakes it, not the sweep
+    assert sweep.jobs_dispatch_due() == 0
+
+
+def test_the_sweeps_soft_time_limit_is_raised_not_swallowed(tenant, no_broker, monkeypatch):
+    # given a tenant with work, and a sweep that runs out of time inside it
+    make_job()
+
+    def out_of_time(**_: object) -> dict[str, int]:
+        raise SoftTimeLimitExceeded
+
+    monkeypatch.setattr(sweep, "tenant_sweep", out_of_time)
+    # when / then
+    with pytest.raises(SoftTimeLimitExceeded):
+        sweep.sweep_all()
+    connection.set_tenant(tenant)
