@@ -242,16 +242,14 @@ class VintedExtensionConsumer(ProtocolSocket):
         self.user_id, self.token_id = user_id, token_id
         self._authenticated()
         now = time.time()
-        await _in_thread(presence.presence_join)(
-            schema=self.schema,
-            session=presence.ExtensionSession(
-                channel=self.channel_name,
-                session_id=self.session_id,
-                user_id=user_id,
-                connected_at=now,
-                last_seen=now,
-            ),
+        self.session = presence.ExtensionSession(
+            channel=self.channel_name,
+            session_id=self.session_id,
+            user_id=user_id,
+            connected_at=now,
+            last_seen=now,
         )
+        await _in_thread(presence.presence_join)(schema=self.schema, session=self.session)
         await self._send({"type": "auth_ok", "session_id": self.session_id, "tenant": self.schema})
         woken = await _wake_waiting_jobs(self.schema)
         logger.info("vinted.connected", extra={"tenant": self.schema, "woken_jobs": woken})
@@ -350,7 +348,9 @@ class VintedExtensionConsumer(ProtocolSocket):
             logger.info("vinted.token_revoked", extra={"tenant": self.schema})
             await self.close(code=CLOSE_BAD_TOKEN)
             return
-        await _in_thread(presence.presence_touch)(schema=self.schema, channel=self.channel_name)
+        # Written whole again rather than touched: a Redis that restarted and lost presence
+        # learns of this session at its next heartbeat, not at its next reconnect.
+        await _in_thread(presence.presence_join)(schema=self.schema, session=self.session)
 
 
 class LiveUpdatesConsumer(ProtocolSocket):
