@@ -184,8 +184,20 @@ class VintedExtensionConsumer(ProtocolSocket):
         self._alive_task: asyncio.Task[None] | None = None
         await self.accept()
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A consumer that ended without its disconnect (a bug raised in a handler, or the
+            # server cancelled it) still answers the workers waiting on it.
+            if getattr(self, "pending", None):
+                await self._session_ended(code=1011)
+
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
+        await self._session_ended(code=code)
+
+    async def _session_ended(self, *, code: int) -> None:
         # Workers first: they must hear at once, even if Redis then fails for presence.
         replies = {
             reply: command_id in self._acks for command_id, (reply, _) in self.pending.items()
@@ -201,6 +213,7 @@ class VintedExtensionConsumer(ProtocolSocket):
             await relay.session_gone(channel=self.channel_name, replies=replies)
         finally:
             if self.user_id is not None:
+                self.user_id = None
                 await _in_thread(presence.presence_leave)(
                     schema=self.schema, channel=self.channel_name
                 )
