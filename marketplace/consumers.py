@@ -8,7 +8,8 @@ client IP that failed SOCKET_AUTH_FAILURES_PER_MINUTE authentications in the cur
 closed with 4429 before its token is even looked up.
 
 Vinted protocol (DESIGN §4): the extension authenticates with its first message
-`{"type":"auth","token"}` (bad or revoked token: close 4401, also at the first heartbeat after a
+`{"type":"auth","token"}`, or in the handshake with the subprotocols `relist.vinted` and
+`relist.token.<token>` (bad or revoked token: close 4401, also at the first heartbeat after a
 revocation; another tenant's: close 4403), then receives `command`s, answers `ack` at once and
 `result` later. Commands arrive through the `vinted` channel layer (pub/sub); acks and results
 go straight to the worker's reply list (marketplace.services.relay). A session that disconnects
@@ -53,10 +54,11 @@ CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_TOO_MANY_ATTEMPTS = 4429
 # How long an extension's ack is held in case its result follows at once (see _on_answer).
 ACK_HOLD_S = 0.02
-# The live socket's subprotocols: offer "relist.live" and "relist.token.<API token>" to
-# authenticate in the handshake (the token never appears in a URL); the server selects
-# "relist.live".
+# Either socket may authenticate in the handshake (a header, so the token never appears in a
+# URL): offer the socket's protocol ("relist.live", "relist.vinted") and "relist.token.<token>";
+# the server selects the former, never echoing the token.
 LIVE_SUBPROTOCOL = "relist.live"
+VINTED_SUBPROTOCOL = "relist.vinted"
 TOKEN_SUBPROTOCOL_PREFIX = "relist.token."
 
 
@@ -70,6 +72,7 @@ class ProtocolSocket(AsyncWebsocketConsumer):
     whatever is refused, a deadline to authenticate and a per-IP budget of failures."""
 
     max_message_bytes: int | None = None
+    subprotocol: str = ""
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every message, with a hop to the
@@ -87,6 +90,15 @@ class ProtocolSocket(AsyncWebsocketConsumer):
         self._auth_timer = asyncio.get_running_loop().call_later(
             settings.SOCKET_AUTH_TIMEOUT_S, self._auth_timed_out
         )
+
+    async def _accept_with_handshake_token(self) -> str | None:
+        """Accept the socket; the token offered as a subprotocol, if any."""
+        offered = [str(p) for p in self.scope.get("subprotocols") or []]
+        prefix = TOKEN_SUBPROTOCOL_PREFIX
+        token = next((p[len(prefix) :] for p in offered if p.startswith(prefix)), None)
+        # A browser that offered subprotocols fails the handshake unless one is selected.
+        await self.accept(subprotocol=self.subprotocol if offered else None)
+        return token
 
     def _auth_timed_out(self) -> None:
         if not self.authenticated:
@@ -166,6 +178,7 @@ def _result_valid(message: dict[str, Any]) -> bool:
 
 class VintedExtensionConsumer(ProtocolSocket):
     channel_layer_alias = relay.LAYER  # commands arrive over pub/sub (marketplace.services.relay)
+    subprotocol = VINTED_SUBPROTOCOL
 
     @property
     def max_message_bytes(self) -> int:  # type: ignore[override]
@@ -182,10 +195,24 @@ class VintedExtensionConsumer(ProtocolSocket):
         self._acks: dict[str, asyncio.TimerHandle | None] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._alive_task: asyncio.Task[None] | None = None
-        await self.accept()
+        token = await self._accept_with_handshake_token()
+        if token is not None:
+            await self._on_auth({"type": "auth", "token": token})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A consumer that ended without its disconnect (a bug raised in a handler, or the
+            # server cancelled it) still answers the workers waiting on it.
+            if getattr(self, "pending", None):
+                await self._session_ended(code=1011)
 
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
+        await self._session_ended(code=code)
+
+    async def _session_ended(self, *, code: int) -> None:
         # Workers first: they must hear at once, even if Redis then fails for presence.
         replies = {
             reply: command_id in self._acks for command_id, (reply, _) in self.pending.items()
@@ -201,6 +228,7 @@ class VintedExtensionConsumer(ProtocolSocket):
             await relay.session_gone(channel=self.channel_name, replies=replies)
         finally:
             if self.user_id is not None:
+                self.user_id = None
                 await _in_thread(presence.presence_leave)(
                     schema=self.schema, channel=self.channel_name
                 )
@@ -242,16 +270,14 @@ class VintedExtensionConsumer(ProtocolSocket):
         self.user_id, self.token_id = user_id, token_id
         self._authenticated()
         now = time.time()
-        await _in_thread(presence.presence_join)(
-            schema=self.schema,
-            session=presence.ExtensionSession(
-                channel=self.channel_name,
-                session_id=self.session_id,
-                user_id=user_id,
-                connected_at=now,
-                last_seen=now,
-            ),
+        self.session = presence.ExtensionSession(
+            channel=self.channel_name,
+            session_id=self.session_id,
+            user_id=user_id,
+            connected_at=now,
+            last_seen=now,
         )
+        await _in_thread(presence.presence_join)(schema=self.schema, session=self.session)
         await self._send({"type": "auth_ok", "session_id": self.session_id, "tenant": self.schema})
         woken = await _wake_waiting_jobs(self.schema)
         logger.info("vinted.connected", extra={"tenant": self.schema, "woken_jobs": woken})
@@ -349,7 +375,9 @@ class VintedExtensionConsumer(ProtocolSocket):
             logger.info("vinted.token_revoked", extra={"tenant": self.schema})
             await self.close(code=CLOSE_BAD_TOKEN)
             return
-        await _in_thread(presence.presence_touch)(schema=self.schema, channel=self.channel_name)
+        # Written whole again rather than touched: a Redis that restarted and lost presence
+        # learns of this session at its next heartbeat, not at its next reconnect.
+        await _in_thread(presence.presence_join)(schema=self.schema, session=self.session)
 
 
 class LiveUpdatesConsumer(ProtocolSocket):
@@ -361,15 +389,12 @@ class LiveUpdatesConsumer(ProtocolSocket):
     this host's tenant is closed with 4403, the same answer as a bad token, revealing nothing."""
 
     max_message_bytes = 65_536
+    subprotocol = LIVE_SUBPROTOCOL
 
     async def connect(self) -> None:
         await super().connect()
         self.subscribed = False
-        offered = [str(p) for p in self.scope.get("subprotocols") or []]
-        prefix = TOKEN_SUBPROTOCOL_PREFIX
-        token = next((p[len(prefix) :] for p in offered if p.startswith(prefix)), None)
-        # A browser that offered subprotocols fails the handshake unless one is selected.
-        await self.accept(subprotocol=LIVE_SUBPROTOCOL if offered else None)
+        token = await self._accept_with_handshake_token()
         if token is not None:
             await self._on_auth(token)
 

@@ -6,6 +6,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from core.errors import JobDeferred, PermanentMarketplaceError, TransientMarketplaceError
@@ -284,6 +285,36 @@ def test_a_web_process_killed_mid_command_is_noticed_within_the_liveness_period(
         _client().call("GET", USER_PATH)
     assert presence.presence_list(schema="test_shop_a") == []
     assert sim.commands_received == 1
+
+
+def test_a_session_whose_consumer_crashes_mid_command_still_answers_the_worker(
+    asgi_server, extension_token, live_tenant
+):
+    # given a write in flight (acknowledged, its Vinted call taking 20 s)
+    with (
+        simulator_for(asgi_server, extension_token, live_tenant, fetch_photos=False) as sim,
+        ThreadPoolExecutor(1) as worker,
+    ):
+        sim.faults.add(Fault.slow(20_000), method="POST", path="photos")
+        started = time.monotonic()
+        call = worker.submit(
+            _client(timeout_s=30).call,
+            "POST",
+            "/api/v2/photos",
+            body={"photo_url": "http://127.0.0.1/a.jpg"},
+        )
+        [session] = presence.presence_list(schema="test_shop_a")
+        wait_for(lambda: relay._replies().exists(relay.alive_key(session.channel)) == 1)
+        # when its consumer dies of an error (here: an event it cannot handle)
+        broken = get_channel_layer(relay.LAYER).serialize({"type": "vinted.command"})
+        assert relay._replies().publish(session.channel, broken) == 1
+        # then the waiting worker is answered at once: retryable, ambiguous
+        with pytest.raises(TransientMarketplaceError) as error:
+            call.result(timeout=25)
+        assert time.monotonic() - started < 15
+        assert "disconnected mid-command" in error.value.message
+        assert error.value.ambiguous is True
+        assert _turn_is_free()
 
 
 def test_a_result_with_integers_beyond_64_bits_arrives_intact(

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
-from websockets.typing import Origin
+from websockets.typing import Origin, Subprotocol
 
 from core.errors import TransientMarketplaceError
 from marketplace.handlers.vinted.client import VintedClient
@@ -401,3 +401,38 @@ def test_a_ping_is_answered_with_its_timestamp_and_refreshes_presence(
             lambda: presence.presence_list(schema="test_shop_a")[0].last_seen > before.last_seen,
             timeout=5,
         )
+
+
+def test_presence_lost_by_redis_comes_back_at_the_next_heartbeat(
+    asgi_server, extension_token, live_tenant
+):
+    # given a connected extension whose presence Redis forgot (a restart without persistence)
+    with _authenticated(asgi_server, extension_token, live_tenant) as ws:
+        [before] = presence.presence_list(schema="test_shop_a")
+        presence.presence_leave(schema="test_shop_a", channel=before.channel)
+        assert presence.presence_list(schema="test_shop_a") == []
+        # when it heartbeats
+        _send(ws, {"type": "ping", "ts": 1})
+        assert _recv(ws) == {"type": "pong", "ts": 1}
+        # then it is present again, as the same session
+        wait_for(lambda: len(presence.presence_list(schema="test_shop_a")) == 1, timeout=5)
+        [after] = presence.presence_list(schema="test_shop_a")
+        assert (after.channel, after.session_id) == (before.channel, before.session_id)
+
+
+def test_the_token_may_travel_in_the_handshakes_subprotocols(
+    asgi_server, extension_token, live_tenant
+):
+    # given an extension offering ["relist.vinted", "relist.token.<token>"]
+    sock = socket.create_connection(("127.0.0.1", asgi_server.port), timeout=5)
+    with connect(
+        f"ws://{_host(live_tenant)}/ws/vinted/",
+        sock=sock,
+        origin=Origin(DEFAULT_ORIGIN),
+        subprotocols=[Subprotocol("relist.vinted"), Subprotocol(f"relist.token.{extension_token}")],
+        proxy=None,
+    ) as ws:
+        # then the server selects the protocol (never echoing the token) and authenticates
+        assert ws.subprotocol == "relist.vinted"
+        assert _recv(ws)["type"] == "auth_ok"
+        assert len(presence.presence_list(schema="test_shop_a")) == 1

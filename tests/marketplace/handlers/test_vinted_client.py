@@ -273,12 +273,19 @@ def test_the_turn_is_given_back_whatever_the_outcome(tenant_schema, answer):
     ("method", "ambiguous"),
     [pytest.param("POST", True, id="write"), pytest.param("GET", False, id="read")],
 )
-def test_a_channel_layer_failure_is_a_retryable_error(
-    tenant_schema, monkeypatch, method, ambiguous
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(RedisTimeoutError("Timeout reading from 127.0.0.1:6379"), id="redis-timeout"),
+        pytest.param(TimeoutError("Timeout reading from 127.0.0.1:6379"), id="builtin-timeout"),
+    ],
+)
+def test_a_relay_failure_is_a_retryable_error(
+    tenant_schema, monkeypatch, method, ambiguous, failure
 ):
-    # given a channel layer whose Redis read fails mid-command
+    # given a relay whose Redis read fails mid-command
     def failing(channel, command, *, ack_s, result_s):
-        raise RedisTimeoutError("Timeout reading from 127.0.0.1:6379")
+        raise failure
 
     monkeypatch.setattr(vinted_client, "_roundtrip", failing)
     _deliver_to_the_picked_session(monkeypatch)
