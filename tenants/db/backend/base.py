@@ -78,6 +78,16 @@ class TransactionScopedCursor(Cursor):
         source.search_path_sent(source.search_path_sql)
         return super().executemany(query, params_seq, **kwargs)
 
+    def copy(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        # COPY streams outside execute(): its search_path must already be in the transaction.
+        source = self.search_path_source
+        if source is not None and source.search_path_prefix(statement) is not None:
+            if source.autocommit:
+                raise NotSupportedError("COPY needs a transaction (atomic()) for its search_path")
+            super().execute(source.search_path_sql)
+            source.search_path_sent(source.search_path_sql)
+        return super().copy(statement, params, **kwargs)
+
 
 class DatabaseOperations(PostgresOperations):
     def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
