@@ -57,9 +57,9 @@ class TransactionScopedCursor(Cursor):
             return super().execute(query, params, **kwargs)
         if not isinstance(query, str):  # psycopg.sql.Composable
             query = query.as_string(self)
-        if params is not None:  # the prefix goes through placeholder parsing too
-            prefix = prefix.replace("%", "%%")
-        super().execute(f"{prefix}; {query}", params, **kwargs)
+        # With parameters the prefix goes through placeholder parsing too.
+        sent = prefix.replace("%", "%%") if params is not None else prefix
+        super().execute(f"{sent}; {query}", params, **kwargs)
         self.nextset()  # the SET's empty result, then the statement's own
         source.search_path_sent(prefix)
         return self
