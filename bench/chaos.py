@@ -226,7 +226,7 @@ class ChaosSystem:
         started = time.monotonic()
         self.system = Managed(
             [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", str(self.web_port)],
-            env=self.environment(), name="chaos-system",
+            env=self.environment(), name=f"chaos-system-{self.schema}",
         )  # fmt: skip
         _wait_port(self.web_port, timeout=90)
         deadline = time.monotonic() + 120
@@ -244,7 +244,7 @@ class ChaosSystem:
         ).start_in_thread(timeout=30)  # fmt: skip
         say(f"  system up (honcho over the Procfile, pgbouncer "
             f"{'on' if self.pgbouncer else 'off'}) in {time.monotonic() - started:.1f} s; "
-            f"logs in var/bench/chaos-system.log")  # fmt: skip
+            f"log var/bench/chaos-system-{self.schema}.log")  # fmt: skip
 
     def stop_system(self) -> None:
         if self.simulator is not None:
