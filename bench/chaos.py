@@ -367,8 +367,11 @@ class KillWorker(Fault):
             return
         pid, cmd = workers[self.kills % len(workers)]
         name = cmd.split(" -n ", 1)[-1].split("@", 1)[0] if " -n " in cmd else str(pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the worker and its pool (its own process group)
+        except ProcessLookupError:
+            self.note(f"worker {name} (pid {pid}) was already gone", elapsed)
+            return
         self.kills += 1
         self.note(f"SIGKILL worker {name} (pid {pid})", elapsed)
 
