@@ -13,8 +13,9 @@ user would: it creates a batch of publishes over eBay, Etsy and Vinted through t
 polls it until it is terminal. Setup data (tenant, products, marketplace tokens) goes through
 the services, as the demo does.
 
-Scenarios (each on a fresh batch; the fault hits when 30 % of the batch is terminal, or after
-20 s, whichever is first):
+Scenarios (each in a shop of its own, on a restarted system with Redis emptied, so what one
+fault left behind does not weigh on the next; the fault hits when 30 % of the batch is
+terminal, or after 20 s, whichever is first):
   baseline        no fault: the reference time
   faults          30 % 5xx + 5 % 429 on eBay and Etsy, 30 % errors from the extension
   kill-worker     SIGKILL one Celery worker every 10 s (scripts/supervise restarts it)
@@ -47,7 +48,13 @@ from typing import Any
 
 import requests
 
-from bench.chaos_services import PostgresCluster, RedisServer, free_port, supervised_workers
+from bench.chaos_services import (
+    PostgresCluster,
+    RedisServer,
+    descendants,
+    free_port,
+    supervised_workers,
+)
 from bench.env import ENCRYPTION_KEY
 from bench.procs import Managed, install_cleanup, stop_all
 from bench.report import rule, say
@@ -58,7 +65,6 @@ SCENARIOS = (
 )  # fmt: skip
 MARKETPLACES = ("ebay", "etsy", "vinted")
 DATABASE = "relist_chaos"
-SCHEMA, DOMAIN = "chaos", "chaos.localhost"
 SWEEP_INTERVAL_S = 10
 TRIGGER_SHARE, TRIGGER_AFTER_S = 0.30, 20.0
 
@@ -106,6 +112,8 @@ class ChaosSystem:
         self.sandboxes: Managed | None = None
         self.simulator: Any = None
         self.api_token = ""
+        self.schema, self.domain = "", ""
+        self.tenants = 0
 
     # --- environment ---------------------------------------------------------------------------
 
@@ -165,6 +173,15 @@ class ChaosSystem:
 
         django.setup()
         from django.core.management import call_command  # noqa: PLC0415
+
+        with contextlib.redirect_stdout(open(os.devnull, "w")):  # migration progress
+            call_command("migrate_schemas", verbosity=0)
+        self.new_tenant()
+
+    def new_tenant(self) -> None:
+        """A shop of its own for the next scenario, so the jobs a fault left behind in the
+        previous one are not counted (and do not hold its extension's command lock)."""
+        from django.db import connections  # noqa: PLC0415
         from rest_framework.authtoken.models import Token  # noqa: PLC0415
 
         from marketplace.services.connections import connection_store  # noqa: PLC0415
@@ -172,22 +189,34 @@ class ChaosSystem:
         from tenants.models import Membership  # noqa: PLC0415
         from tenants.services import extension_token_issue, tenant_provision  # noqa: PLC0415
 
+        connections.close_all()  # a restart may have broken the bench's own connection
+        self.tenants += 1
+        self.schema, self.domain = f"chaos{self.tenants}", f"chaos{self.tenants}.localhost"
         with contextlib.redirect_stdout(open(os.devnull, "w")):  # migration progress
-            call_command("migrate_schemas", verbosity=0)
             tenant = tenant_provision(
-                schema_name=SCHEMA, name="Chaos shop", domain=DOMAIN, owner_username="chaos"
-            )
+                schema_name=self.schema, name=f"Chaos shop {self.tenants}", domain=self.domain,
+                owner_username=f"chaos{self.tenants}",
+            )  # fmt: skip
         owner = Membership.objects.select_related("user").get(tenant=tenant, role="owner").user
         self.api_token = Token.objects.get_or_create(user=owner)[0].key
         _, self.extension_token = extension_token_issue(tenant=tenant, user=owner, name="sim")
-        ebay, etsy = (
-            self.sandbox("ebay", "POST", "tokens", {}),
-            self.sandbox("etsy", "POST", "tokens", {}),
-        )
-        with tenant_context(SCHEMA):
+        ebay = self.sandbox("ebay", "POST", "tokens", {})
+        etsy = self.sandbox("etsy", "POST", "tokens", {})
+        with tenant_context(self.schema):
             connection_store(marketplace="ebay", grant=_grant(ebay))
             connection_store(marketplace="etsy", grant=_grant(etsy),
                              account_id=str(etsy["shop_id"]))  # fmt: skip
+
+    def fresh(self) -> None:
+        """Between scenarios: the system stopped, Redis emptied, a new shop, the system and
+        its extension started again."""
+        self.stop_system()
+        with contextlib.suppress(Exception):
+            import redis  # noqa: PLC0415
+
+            redis.Redis.from_url(self.redis.url(0)).flushall()
+        self.new_tenant()
+        self.start_system()
 
     def start_system(self) -> None:
         from sandbox.vinted.account import VintedAccount  # noqa: PLC0415
@@ -197,7 +226,7 @@ class ChaosSystem:
         started = time.monotonic()
         self.system = Managed(
             [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", str(self.web_port)],
-            env=self.environment(), name="chaos-system",
+            env=self.environment(), name=f"chaos-system-{self.schema}",
         )  # fmt: skip
         _wait_port(self.web_port, timeout=90)
         deadline = time.monotonic() + 120
@@ -205,27 +234,33 @@ class ChaosSystem:
             if time.monotonic() > deadline or not self.system.alive():
                 raise RuntimeError(f"the workers did not start: {self.system.log_tail()}")
             time.sleep(0.2)
-        self.account = VintedAccount()
-        self.vinted_faults = FaultPlan(seed=11)
+        if not hasattr(self, "account"):  # one Vinted account for the run: it counts creations
+            self.account = VintedAccount()
+            self.vinted_faults = FaultPlan(seed=11)
         self.simulator = ExtensionSimulator(
             f"ws://127.0.0.1:{self.web_port}/ws/vinted/", self.extension_token,
-            host=f"{DOMAIN}:{self.web_port}", account=self.account, faults=self.vinted_faults,
+            host=f"{self.domain}:{self.web_port}", account=self.account, faults=self.vinted_faults,
             fetch_photos=False, seed=11,
         ).start_in_thread(timeout=30)  # fmt: skip
         say(f"  system up (honcho over the Procfile, pgbouncer "
             f"{'on' if self.pgbouncer else 'off'}) in {time.monotonic() - started:.1f} s; "
-            f"logs in var/bench/chaos-system.log")  # fmt: skip
+            f"log var/bench/chaos-system-{self.schema}.log")  # fmt: skip
 
-    def stop(self) -> None:
+    def stop_system(self) -> None:
         if self.simulator is not None:
             with contextlib.suppress(Exception):
                 self.simulator.stop()
+            self.simulator = None
         if self.system is not None:
-            tree = supervised_workers(self.system.process.pid)
+            tree = descendants(self.system.process.pid)  # supervisors run in own sessions
             self.system.stop(timeout=45)
-            for pid in tree:  # a worker whose supervisor was killed must not linger
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
+            for pid in tree:  # nothing of this system may linger (and consume the queues)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            self.system = None
+
+    def stop(self) -> None:
+        self.stop_system()
         if self.sandboxes is not None:
             self.sandboxes.stop()
         self.redis.kill()
@@ -246,7 +281,7 @@ class ChaosSystem:
         return response.json()
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Host": DOMAIN, "Authorization": f"Token {self.api_token}"}
+        headers = {"Host": self.domain, "Authorization": f"Token {self.api_token}"}
         return requests.request(
             method, f"http://127.0.0.1:{self.web_port}/api/{path}", headers=headers, timeout=30,
             **kwargs,
@@ -332,8 +367,11 @@ class KillWorker(Fault):
             return
         pid, cmd = workers[self.kills % len(workers)]
         name = cmd.split(" -n ", 1)[-1].split("@", 1)[0] if " -n " in cmd else str(pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the worker and its pool (its own process group)
+        except ProcessLookupError:
+            self.note(f"worker {name} (pid {pid}) was already gone", elapsed)
+            return
         self.kills += 1
         self.note(f"SIGKILL worker {name} (pid {pid})", elapsed)
 
@@ -386,7 +424,7 @@ def _products(system: ChaosSystem, scenario: str, count: int) -> tuple[list[int]
     connections.close_all()  # a restart may have broken the bench's own connection
     run = f"{scenario[:5].upper()}-{time.strftime('%H%M%S')}-{random.randint(100, 999)}"
     ids, skus = [], []
-    with tenant_context(SCHEMA):
+    with tenant_context(system.schema):
         for n in range(count):
             product = Product.objects.create(
                 sku=f"{run}-{n:04d}", title=f"Chaos jacket {n}", description="Worn once.",
@@ -594,9 +632,11 @@ def main(argv: list[str] | None = None) -> int:
         most, last = _idle(system, args.idle_s)
         say(f"  idle system: {most} PostgreSQL server connections at most over {args.idle_s:.0f}"
             f" s, {last} at the end (pgbouncer {'on' if system.pgbouncer else 'off'})")  # fmt: skip
-        for scenario in args.scenarios:
+        for n, scenario in enumerate(args.scenarios):
             jobs = args.jobs or (1000 if scenario == "faults" else 300)
-            rule(f"{scenario} (load average {_load()})")
+            if n:
+                system.fresh()
+            rule(f"{scenario} (load average {_load()}, shop {system.schema})")
             outcome = run_scenario(system, scenario, jobs=jobs, timeout=args.timeout)
             _report(outcome)
             outcomes.append(outcome)

@@ -195,7 +195,9 @@ def supervised_workers(root_pid: int) -> dict[int, str]:
     return {
         pid: cmd
         for pid, cmd in tree.items()
-        if " worker " in f" {cmd} "
+        if pid in table
+        and "scripts.supervise" not in cmd  # the supervisor's own command line names it too
+        and " worker " in f" {cmd} "
         and "celery" in cmd
         and "scripts.supervise" in table.get(table[pid][0], (0, ""))[1]
     }

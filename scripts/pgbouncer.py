@@ -4,9 +4,10 @@
     python -m scripts.pgbouncer url          # print the pooled DATABASE_URL for $DATABASE_URL
 
 The upstream is `$DATABASE_URL`. pgbouncer listens on a unix socket only, in a directory named
-after the upstream (/tmp/relist-pgbouncer-<hash>/.s.PGSQL.6432): every process of a system
-derives the same pooled URL from the same DATABASE_URL with no port to agree on, and two systems
-on two databases never collide. Tests and benches start their own on a TCP port (`Pgbouncer`).
+after the upstream server and database (/tmp/relist-pgbouncer-<hash>/.s.PGSQL.6432): every
+process of a system derives the same pooled URL from the same DATABASE_URL with no port to agree
+on, and two systems on two databases never collide. Tests and benches start their own on a
+TCP port (`Pgbouncer`).
 
 Server connections are capped per (database, user) by `RELIST_PGBOUNCER_POOL_SIZE` (default
 10) and closed after `RELIST_PGBOUNCER_IDLE_S` idle (default 30 s): see docs/operations.md for
@@ -39,7 +40,10 @@ def binary() -> str | None:
 
 
 def socket_dir_for(database_url: str) -> Path:
-    digest = hashlib.sha1(_upstream(database_url).encode()).hexdigest()[:12]
+    """One pgbouncer per upstream server *and* database: two systems on one server (two
+    demos, a demo and a bench) each get their own, and stopping one never cuts the other."""
+    key = f"{_upstream(database_url)}/{urlsplit(database_url).path.lstrip('/')}"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / f"relist-pgbouncer-{digest}"
 
 
@@ -209,9 +213,14 @@ def _run(database_url: str) -> int:
         return 0
     bouncer = for_database_url(database_url)
     if answers(host=bouncer.host, port=bouncer.listen_port):
+        # Another process of the same system (or a restarted one) runs it: watch it, and exit
+        # when it is gone so the supervisor starts this one in its place.
         print(f"a pgbouncer already serves {bouncer.host}: sharing it", flush=True)
-        signal.sigwait({signal.SIGTERM, signal.SIGINT})
-        return 0
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while answers(host=bouncer.host, port=bouncer.listen_port, timeout=2.0):
+            time.sleep(2.0)
+        print("the shared pgbouncer is gone", flush=True)
+        return 1
     argv = bouncer.argv()
     print(f"pgbouncer on {bouncer.host} -> {bouncer.upstream}", flush=True)
     os.execv(argv[0], argv)

@@ -65,10 +65,15 @@ def test_a_killed_child_is_restarted_and_a_stop_reaches_it(tmp_path):
     assert "restart #1" in log.read_text()
 
 
-def test_the_pooled_url_names_a_socket_directory_per_server():
-    # given two servers
-    a = pgbouncer.pooled_url("postgres://postgres@127.0.0.1:5432/relist")
-    b = pgbouncer.pooled_url("postgres://postgres@127.0.0.1:5433/relist")
+def test_the_pooled_url_names_a_socket_directory_per_server_and_database():
+    # given two servers, and two databases on one of them
+    urls = [
+        "postgres://postgres@127.0.0.1:5432/relist",
+        "postgres://postgres@127.0.0.1:5433/relist",
+        "postgres://postgres@127.0.0.1:5432/relist_demo",
+    ]
+    # when
+    pooled = [pgbouncer.pooled_url(url) for url in urls]
     # then each has its own pgbouncer, and the database name is kept
-    assert a != b
-    assert a.endswith(f":{pgbouncer.SOCKET_PORT}/relist")
+    assert len({url.split("@", 1)[1].split(":", 1)[0] for url in pooled}) == 3
+    assert pooled[0].endswith(f":{pgbouncer.SOCKET_PORT}/relist")

@@ -57,12 +57,11 @@ class TransactionScopedCursor(Cursor):
             return super().execute(query, params, **kwargs)  # type: ignore[misc]
         if not isinstance(query, str):  # psycopg.sql.Composable
             query = query.as_string(self)
-        if params is not None:  # the prefix goes through placeholder parsing too
-            prefix = prefix.replace("%", "%%")
-        super().execute(f"{prefix}; {query}", params, **kwargs)  # type: ignore[misc]
-        # the SET's empty result, then the statement's own
-        self.nextset()  # type: ignore[attr-defined]
-        source.search_path_sent(prefix)  # type: ignore[union-attr]
+        # With parameters the prefix goes through placeholder parsing too.
+        sent = prefix.replace("%", "%%") if params is not None else prefix
+        super().execute(f"{sent}; {query}", params, **kwargs)
+        self.nextset()  # the SET's empty result, then the statement's own
+        source.search_path_sent(prefix)
         return self
 
     def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
@@ -78,6 +77,16 @@ class TransactionScopedCursor(Cursor):
         super().execute(source.search_path_sql)  # type: ignore[misc]
         source.search_path_sent(source.search_path_sql)
         return super().executemany(query, params_seq, **kwargs)  # type: ignore[misc]
+
+    def copy(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        # COPY streams outside execute(): its search_path must already be in the transaction.
+        source = self.search_path_source
+        if source is not None and source.search_path_prefix(statement) is not None:
+            if source.autocommit:
+                raise NotSupportedError("COPY needs a transaction (atomic()) for its search_path")
+            super().execute(source.search_path_sql)
+            source.search_path_sent(source.search_path_sql)
+        return super().copy(statement, params, **kwargs)
 
 
 class DatabaseOperations(PostgresOperations):

@@ -199,3 +199,25 @@ def test_a_failed_statement_in_a_transaction_is_rolled_back_cleanly(fresh, test_
         fresh.set_autocommit(True)
     # then
     assert schema == "test_shop_a"
+
+
+def test_copy_inside_a_transaction_runs_in_the_tenant_schema(fresh, test_tenants):
+    # given
+    fresh.set_schema("test_shop_a")
+    fresh.set_autocommit(False)
+    try:
+        # when
+        statement = "COPY (SELECT current_schema()) TO STDOUT"
+        with fresh.cursor() as cursor, cursor.copy(statement) as copy:
+            rows = [bytes(row).decode().strip() for row in copy]
+        fresh.rollback()
+    finally:
+        fresh.set_autocommit(True)
+    # then
+    assert rows == ["test_shop_a"]
+
+
+def test_copy_in_autocommit_is_refused(fresh, test_tenants):
+    fresh.set_schema("test_shop_a")
+    with pytest.raises(NotSupportedError, match="COPY"), fresh.cursor() as cursor:
+        cursor.copy("COPY (SELECT 1) TO STDOUT")
