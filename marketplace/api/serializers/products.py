@@ -3,7 +3,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from marketplace.api.serializers.fields import JSONObjectField
+from marketplace.api.serializers.fields import JSONObjectField, MoneyField
 from marketplace.models import Product
 from marketplace.services.products import MAX_IMAGES
 
@@ -18,6 +18,7 @@ class ImageUrlsField(serializers.ListField):
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    price = MoneyField(min_value=Decimal("0"))
     images = ImageUrlsField(
         required=False, max_length=MAX_IMAGES, help_text="Photo URLs, first is the cover."
     )
@@ -45,6 +46,5 @@ class ProductSerializer(serializers.ModelSerializer):
         )
         read_only_fields = ("id", "created_at", "updated_at")
         extra_kwargs = {
-            "price": {"min_value": Decimal("0")},
             "currency": {"min_length": 3},
         }
