@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     MARKETPLACE_TRANSIENT = "marketplace_transient"
     MARKETPLACE_PERMANENT = "marketplace_permanent"
     MARKETPLACE_AUTH = "marketplace_auth"
+    AUTHENTICATION_FAILED = "authentication_failed"
 
 
 class ApplicationError(Exception):
@@ -55,6 +56,13 @@ class Conflict(ApplicationError):
 class IdempotencyConflict(ApplicationError):
     code = ErrorCode.IDEMPOTENCY_CONFLICT
     http_status = 422
+
+
+class AuthenticationFailed(ApplicationError):
+    """Wrong credentials at login (the same answer for an unknown user and a wrong password)."""
+
+    code = ErrorCode.AUTHENTICATION_FAILED
+    http_status = 401
 
 
 class TenantNotFound(ApplicationError):

@@ -157,11 +157,15 @@ def _run(args: argparse.Namespace, services: Plan) -> int:
              *procfile_processes(flower=args.flower)],
             {**env, "FLOWER_PORT": str(args.flower_port)},
         )  # fmt: skip
+        # honcho gives each Procfile entry the next hundred: `web` (gunicorn, the REST API)
+        # gets web_port, `sockets` (daphne, the WebSockets) web_port + 100.
+        sockets_port = web_port + 100
         wait_port(web_port, process=system, timeout=60)
+        wait_port(sockets_port, process=system, timeout=60)
         children.python(
             "extension",
-            ["-m", "sandbox.vinted_extension", "--url", f"ws://127.0.0.1:{web_port}/ws/vinted/",
-             "--token", seeded.extension_token, "--host", f"{seeded.domain}:{web_port}",
+            ["-m", "sandbox.vinted_extension", "--url", f"ws://127.0.0.1:{sockets_port}/ws/vinted/",
+             "--token", seeded.extension_token, "--host", f"{seeded.domain}:{sockets_port}",
              "--error-rate", "0.05", "--seed", "7"],
             env,
         )  # fmt: skip

@@ -97,7 +97,7 @@ def _lookup(digest: str) -> tuple[AbstractBaseUser, TokenAuth] | None:
     if token is None:
         return None
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
-        # Also extends nothing: a token expires at expires_at however often it is used.
+        # Use does not extend a token: it expires at expires_at however often it is used.
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     memberships = dict(
         Membership.objects.filter(user_id=token.user_id).values_list("tenant_id", "role")

@@ -15,7 +15,7 @@ ERROR_COMPONENT = "Error"
 _REF = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
 _DESCRIPTIONS = {
     400: "The request is invalid (validation_failed, parse_error).",
-    401: "Authentication is missing or invalid.",
+    401: "Authentication is missing or invalid (wrong credentials, at login).",
     403: "The member may only read (viewer), or the CSRF check failed.",
     404: "Not found, or not a member of this shop.",
     409: "The resource's state refuses the action (invalid_transition, conflict).",
@@ -88,12 +88,13 @@ def _error_component() -> dict[str, Any]:
 
 def _statuses_for(method: str, operation: dict[str, Any]) -> list[int]:
     statuses = [404, 429]
-    if operation.get("security") not in (None, [{}]):  # login needs no token
+    secured = operation.get("security") not in (None, [{}])  # login needs no token
+    if secured:
         statuses.append(401)
     has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
     if method in _WRITE_METHODS or has_query:
         statuses.append(400)
-    if method in _WRITE_METHODS:
+    if method in _WRITE_METHODS and secured:
         statuses.append(403)
     if method in _BODY_METHODS:
         statuses.append(413)

@@ -6,7 +6,6 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from batches.selectors import batch_pk_subquery
@@ -21,7 +20,7 @@ class _IdField(forms.IntegerField):
         super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
 
 
-@extend_schema_field(OpenApiTypes.INT)
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(filters.NumberFilter):
     field_class = _IdField
 

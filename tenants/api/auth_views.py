@@ -20,7 +20,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from core.api.schema import errors
-from core.errors import ValidationFailed
+from core.errors import AuthenticationFailed
 from tenants.api.serializers import ApiTokenSerializer, IssuedApiTokenSerializer, LoginSerializer
 from tenants.auth import TokenAuth, api_token_issue, api_token_list, api_token_revoke
 from tenants.models import ApiToken, Membership
@@ -39,7 +39,7 @@ class LoginView(APIView):
         operation_id="auth_login",
         summary="Log in: a new token for this device (shown once).",
         request=LoginSerializer,
-        responses={201: IssuedApiTokenSerializer, **errors(400, 429)},
+        responses={201: IssuedApiTokenSerializer, **errors(400, 401, 429)},
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -56,8 +56,8 @@ class LoginView(APIView):
             else None
         )
         if membership is None:
-            raise ValidationFailed("Wrong username or password.")
-        token, raw = api_token_issue(user=user, name=data.get("name", ""))  # type: ignore[arg-type]
+            raise AuthenticationFailed("Wrong username or password.")
+        token, raw = api_token_issue(user=user, name=data.get("name", ""))
         # What django.contrib.auth.login() would announce (no session here): sets last_login
         # and lets django-axes reset the user's failure count.
         user_logged_in.send(sender=type(user), request=request._request, user=user)

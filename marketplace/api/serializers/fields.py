@@ -1,7 +1,9 @@
 """Fields shared by the API's input serializers."""
 
+import re
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # PostgreSQL bigint: ids beyond it cannot exist, and saying so beats a database error.
@@ -31,3 +33,35 @@ class JSONObjectField(serializers.DictField):
 
 def id_field(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+MONEY_PATTERN = r"^\d{1,8}(?:\.\d{1,2})?$"
+_MONEY = re.compile(MONEY_PATTERN)
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "example": "25.50"}
+)
+class MoneyField(serializers.DecimalField):
+    """An amount as a decimal string, in requests and in responses ("25.50"): what the schema
+    documents, exactly. A JSON number is refused (a binary float is not an amount of money), so
+    is any string the pattern refuses (exponents, spaces, a sign)."""
+
+    default_error_messages = {
+        **serializers.DecimalField.default_error_messages,
+        "not_a_string": 'Send the amount as a string, e.g. "25.50".',
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 10)
+        kwargs.setdefault("decimal_places", 2)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        value = super().to_internal_value(data)  # its messages: too many digits …
+        if not _MONEY.fullmatch(data):
+            self.run_validators(value)  # a negative amount: min_value's message says why
+            self.fail("invalid")
+        return value

@@ -3,7 +3,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from marketplace.api.serializers.fields import JSONObjectField
+from marketplace.api.serializers.fields import JSONObjectField, MoneyField
 from marketplace.models import Category, Product
 from marketplace.services.products import MAX_COLOURS, MAX_IMAGES
 
@@ -22,6 +22,7 @@ class ProductSerializer(serializers.ModelSerializer):
     Vinted catalog, condition, size, colour and brand ids) come from the shop's mappings
     (/api/category-mappings/, /api/value-mappings/); `attributes` only overrides them."""
 
+    price = MoneyField(min_value=Decimal("0"))
     images = ImageUrlsField(
         required=False, max_length=MAX_IMAGES, help_text="Photo URLs, first is the cover."
     )
@@ -75,7 +76,6 @@ class ProductSerializer(serializers.ModelSerializer):
         )
         read_only_fields = ("id", "created_at", "updated_at")
         extra_kwargs = {
-            "price": {"min_value": Decimal("0")},
             "currency": {"min_length": 3},
             "length_cm": {"min_value": Decimal("0")},
             "width_cm": {"min_value": Decimal("0")},

@@ -3,6 +3,7 @@ parser's depth (and past the interpreter's stack), strings PostgreSQL cannot sto
 the size limit, and unhandled errors with DEBUG on. The same over the real ASGI server is in
 test_hostile_input_asgi.py."""
 
+import base64
 import io
 import json
 
@@ -195,3 +196,38 @@ def test_bug_in_a_view_is_json_500_with_debug(tenant, api_client, monkeypatch):
         response = api_client.get("/api/jobs/")
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "server_error"
+
+
+@pytest.mark.parametrize(
+    "position", [b"p=abc", b"p=\x00", b"p=-1", b"p=99999999999999999999"], ids=str
+)
+def test_forged_cursor_is_404_not_500(tenant, api_client, position):
+    # given a cursor whose position is not an id (DRF decodes it and would filter on it)
+    cursor = base64.b64encode(position).decode()
+
+    # when the list is asked for that page / then 404 "Invalid cursor", as for any bad cursor
+    response = api_client.get("/api/jobs/", {"cursor": cursor})
+    assert (response.status_code, response.json()["error"]["message"]) == (404, "Invalid cursor")
+
+
+@pytest.mark.parametrize("page_size", ["null", "abc", "0", "-1", "1.5", "٣"])
+def test_page_size_that_is_not_a_positive_integer_is_400(tenant, api_client, page_size):
+    response = api_client.get("/api/jobs/", {"page_size": page_size})
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"page_size": ["A positive integer."]}
+
+
+@pytest.mark.parametrize(
+    ("price", "message"),
+    [
+        (25.5, 'Send the amount as a string, e.g. "25.50".'),
+        ("1e3", "A valid number is required."),
+        (" 5.00", "A valid number is required."),
+        ("-0", "A valid number is required."),
+    ],
+    ids=["number", "exponent", "space", "minus-zero"],
+)
+def test_price_is_a_decimal_string_as_documented(tenant, api_client, price, message):
+    response = api_client.post("/api/products/", {"sku": "P", "title": "T", "price": price})
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"price": [message]}

@@ -11,14 +11,9 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from drf_spectacular.validation import validate_schema
 from hypothesis import HealthCheck, given, settings
-from rest_framework.authtoken.models import Token
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import positive_data_acceptance
 
+from tenants.auth import api_token_issue
 from tests.conftest import client_for, tenant_host
 from tests.factories.marketplace import ProductFactory, make_batch, make_job_in
 
@@ -97,13 +92,13 @@ OPERATIONS = {
 }
 PUBLIC_OPERATIONS = {("/api/auth/login/", "post")}
 ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}
-# No 5xx, and every answer is one the schema documents, in its documented shape.
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
+# Every default check of schemathesis (no 5xx; status, content type, headers and body as
+# documented; invalid input refused; auth enforced …) but one: positive_data_acceptance expects
+# any schema-valid request to succeed, and business rules the schema cannot express refuse some
+# (an action a marketplace does not offer, an OAuth state that was never issued, a product id
+# that does not exist). python -m bench.schema counts those separately.
+EXCLUDED_CHECKS = [positive_data_acceptance]
+EXAMPLES = 12  # per operation: ~30 operations, under a minute
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +139,7 @@ def test_every_operation_documents_token_auth_and_the_error_shape(openapi):
 def test_login_needs_no_token_and_documents_its_throttle(openapi):
     operation = openapi["paths"]["/api/auth/login/"]["post"]
     assert operation.get("security", [{}]) == [{}]
-    assert set(operation["responses"]) >= {"201", "400", "429"}
-    assert "401" not in operation["responses"]
+    assert set(operation["responses"]) == {"201", "400", "401", "404", "413", "429"}
 
 
 @pytest.mark.parametrize(
@@ -205,36 +199,42 @@ def _inside_the_test_transaction() -> Iterator[None]:
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_error(tenant, member, openapi):
+def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(tenant, member, openapi):
     # given some rows for generated ids to hit, and the schema loaded into schemathesis with
-    # the Django WSGI app behind it, addressed to the shop's host with the member's token
+    # the Django WSGI app behind it, addressed to the shop's host as the member
     ProductFactory()
     make_job_in("failed")
     make_batch(products=2)
     schema = schemathesis.openapi.from_dict(openapi)
     schema.app = get_wsgi_application()
     base_url = f"http://{tenant_host(tenant)}"
-    headers = {"Authorization": f"Token {Token.objects.get_or_create(user=member)[0].key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
 
-    # when schemathesis sends a few generated requests to every operation
-    # then no answer is a 5xx, and each is documented (a failure shows the request as curl)
+    # when schemathesis sends generated requests, valid and invalid, to every operation
+    # then every answer passes its checks (a failure shows the request as curl)
     with _inside_the_test_transaction():
         for operation in operations:
-            _exercise(operation, base_url=base_url, headers=headers)
+            _exercise(operation, base_url=base_url, member=member)
     assert len(operations) == len(OPERATIONS)
 
 
-def _exercise(operation, *, base_url: str, headers: dict[str, str]) -> None:
+def _exercise(operation, *, base_url: str, member) -> None:
     @settings(
-        max_examples=5,
+        max_examples=EXAMPLES,
         deadline=None,
         database=None,
         derandomize=True,  # the same requests on every run: a failure is reproducible
-        suppress_health_check=list(HealthCheck),
+        # Health checks stay on; a page of generated requests against PostgreSQL is not fast.
+        suppress_health_check=[HealthCheck.too_slow],
     )
     @given(case=operation.as_strategy())
     def run(case) -> None:
-        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
+        # A token per request: logout and token revocation are among the operations.
+        _, raw = api_token_issue(user=member, name="schemathesis")
+        case.call_and_validate(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {raw}"},
+            excluded_checks=EXCLUDED_CHECKS,
+        )
 
     run()

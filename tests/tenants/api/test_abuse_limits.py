@@ -81,7 +81,7 @@ def test_login_attempts_are_throttled_per_ip(tenant, member, ip, rates):
     anonymous = client(tenant, ip)
     for _ in range(3):
         response = anonymous.post("/api/auth/login/", {"username": "x", "password": "y"})
-        assert response.status_code == 400
+        assert response.status_code == 401
     assert_throttled(
         anonymous.post("/api/auth/login/", {"username": member.username, "password": "pw"})
     )

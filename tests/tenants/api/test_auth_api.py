@@ -21,7 +21,7 @@ from tests.factories.tenants import MembershipFactory, UserFactory
 LOGIN = "/api/auth/login/"
 LOGOUT = "/api/auth/logout/"
 TOKENS = "/api/auth/tokens/"
-WRONG = error("validation_failed", "Wrong username or password.")
+WRONG = error("authentication_failed", "Wrong username or password.")
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_the_token_authenticates_with_either_prefix(tenant, member, keyword):
 def test_wrong_credentials_are_refused_alike(tenant, anonymous, member, username, password):
     name = member.username if username == "member" else username
     response = anonymous.post(LOGIN, {"username": name, "password": password})
-    assert (response.status_code, response.json()) == (400, WRONG)
+    assert (response.status_code, response.json()) == (401, WRONG)
     assert not ApiToken.objects.filter(user=member).exists()
 
 
@@ -76,7 +76,7 @@ def test_a_member_of_another_shop_cannot_log_in_here(tenant, other_tenant, anony
 
     # when they log in on A's host / then the same answer as a wrong password, and no token
     response = anonymous.post(LOGIN, {"username": outsider.username, "password": "pw"})
-    assert (response.status_code, response.json()) == (400, WRONG)
+    assert (response.status_code, response.json()) == (401, WRONG)
     assert not ApiToken.objects.filter(user=outsider).exists()
 
 
