@@ -193,8 +193,12 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
 # --- where context is true ------------------------------------------------------------------
 
 
+_REQUEST_FIELDS = ("request_id", "tenant")
+
+
 class RequestContextMiddleware:
-    """Binds `request_id` and the request's tenant for the request's duration; answers with
+    """Binds `request_id` and the request's tenant until the request is finished (Django logs
+    a 4xx after the middleware returns, so a `with` block would end too early); answers with
     the request id in `X-Request-ID` so a caller can quote it. Place it after tenant
     resolution."""
 
@@ -209,10 +213,16 @@ class RequestContextMiddleware:
         schema = getattr(getattr(request, "tenant", None), "schema_name", None)
         if schema and schema != PUBLIC_SCHEMA:
             fields["tenant"] = schema
-        with bind(**fields):
-            response = self.get_response(request)
+        request_context_clear()  # a previous request's, on a reused thread
+        bind_contextvars(**fields)
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+def request_context_clear(**_: Any) -> None:
+    """Also Django's request_finished receiver (connected in core.apps)."""
+    structlog.contextvars.unbind_contextvars(*_REQUEST_FIELDS)
 
 
 def _clean_request_id(value: str | None) -> str | None:

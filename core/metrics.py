@@ -41,6 +41,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from core.queues import CeleryQueue
+
 if TYPE_CHECKING:
     from marketplace.models import MarketplaceJob, MarketplaceTask
 
@@ -95,6 +97,8 @@ MARKETPLACE_CALL_DURATION = Histogram(
 )
 
 _action_codes: dict[int, str] = {}
+# The queues whose depth is reported: every queue of core.queues.
+QUEUES: list[str] = [queue.value for queue in CeleryQueue]
 
 
 # --- event hooks: one line at each call site ------------------------------------------------
@@ -310,7 +314,6 @@ def _queue_lengths() -> Iterator[Metric]:
     """LLEN of every Celery queue of core.queues, priority sub-queues included (kombu keeps
     `queue\\x06\\x16N` lists for priorities), in one pipeline on the broker."""
     from config.celery import app as celery_app  # noqa: PLC0415
-    from core.queues import CeleryQueue  # noqa: PLC0415
 
     gauge = GaugeMetricFamily(
         "relist_celery_queue_length", "Messages waiting in each Celery queue.", labels=["queue"]
@@ -320,12 +323,10 @@ def _queue_lengths() -> Iterator[Metric]:
         steps = list(getattr(channel, "priority_steps", [0]))
         keys = {
             queue: [
-                channel._q_for_pri(queue.value, step)
-                if hasattr(channel, "_q_for_pri")
-                else queue.value
+                channel._q_for_pri(queue, step) if hasattr(channel, "_q_for_pri") else queue
                 for step in steps
             ]
-            for queue in CeleryQueue
+            for queue in QUEUES
         }
         pipe = channel.client.pipeline()
         for names in keys.values():
@@ -333,7 +334,7 @@ def _queue_lengths() -> Iterator[Metric]:
                 pipe.llen(name)
         lengths = iter(pipe.execute())
         for queue, names in keys.items():
-            gauge.add_metric([queue.value], float(sum(next(lengths) for _ in dict.fromkeys(names))))
+            gauge.add_metric([queue], float(sum(next(lengths) for _ in dict.fromkeys(names))))
     yield gauge
 
 

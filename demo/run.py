@@ -142,9 +142,11 @@ def publish_and_watch(seeded: Seeded, *, web_port: int, timeout: float) -> Outco
           f"{(time.monotonic() - started) * 1000:.0f} ms")  # fmt: skip
     finished, last_line = False, ""
     while time.monotonic() - started < timeout:
-        batch = requests.get(
-            f"{api}/batches/{batch['batch_id']}/", headers=headers, timeout=10
-        ).json()
+        polled = _poll(f"{api}/batches/{batch['batch_id']}/", headers=headers)
+        if polled is None:  # one failed poll (a busy machine): say so, try again
+            time.sleep(1)
+            continue
+        batch = polled
         last_line = _draw(batch, last_line)
         if batch["is_terminal"]:
             finished = True
@@ -155,6 +157,17 @@ def publish_and_watch(seeded: Seeded, *, web_port: int, timeout: float) -> Outco
     if not finished:
         print(f"The batch did not finish within {timeout:.0f}s.")
     return Outcome(finished, int(batch["completed_count"]), int(batch["failed_count"]))
+
+
+def _poll(url: str, *, headers: dict[str, str]) -> dict | None:
+    """The batch as the API shows it, or None (reported) when this one poll failed."""
+    try:
+        response = requests.get(url, headers=headers, timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+    except (requests.RequestException, ValueError) as error:
+        print(f"\n(polling the batch failed, retrying: {type(error).__name__}: {error})")
+        return None
 
 
 def _draw(batch: dict, last_line: str) -> str:

@@ -10,6 +10,8 @@ from django.db import connection
 
 from core.logging import StructuredFormatter, bind, task_context_bind, task_context_clear
 from tenants.context import tenant_context
+from tests.conftest import tenant_host
+from tests.operators import host_client
 
 
 def _record(name: str = "relist", msg: str = "job.transition", **extra: object):
@@ -129,3 +131,35 @@ def test_a_celery_task_binds_its_id_name_and_job_then_clears_them():
     # then its lines carry the task and the job; lines after it do not
     assert during[1] == {"task_id": "abc", "task": "marketplace.run_job", "job": 42}
     assert after[1] == {}
+
+
+@pytest.mark.django_db
+def test_a_request_binds_its_id_to_its_lines_and_answers_with_it(tenant):
+    # given a handler on Django's request logger (it logs every 4xx)
+    lines: list[dict] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(self.format(record)))
+
+    handler = Collect()
+    handler.setFormatter(StructuredFormatter(json_output=True))
+    django_request = logging.getLogger("django.request")
+    django_request.addHandler(handler)
+    try:
+        # when a shop's host answers a 404, once with the caller's request id and once without
+        client = host_client(host=tenant_host(tenant))
+        given = client.get("/api/nothing-here/", HTTP_X_REQUEST_ID="req-123")
+        fresh = client.get("/api/nothing-here/")
+    finally:
+        django_request.removeHandler(handler)
+
+    # then each answer names its request id, the request's lines carry it and the tenant, and
+    # nothing of it stays bound after the request
+    assert "request_id" not in _json(_record())
+    assert given["X-Request-ID"] == "req-123"
+    assert len(fresh["X-Request-ID"]) == 32
+    assert [(line["request_id"], line["tenant"]) for line in lines] == [
+        ("req-123", tenant.schema_name),
+        (fresh["X-Request-ID"], tenant.schema_name),
+    ]

@@ -206,15 +206,18 @@ def test_the_scrape_counts_jobs_not_yet_ended_in_tenants_with_work(tenant, fresh
 
 
 @pytest.mark.django_db
-def test_the_scrape_reads_queue_depths_and_extension_sessions(tenant, fresh_levels):
-    # given three messages waiting in the maintenance queue and two extension tabs of a tenant
+def test_the_scrape_reads_queue_depths_and_extension_sessions(tenant, fresh_levels, monkeypatch):
+    # given three messages waiting in a queue (one no worker of the suite consumes, reported
+    # like those of core.queues) and two extension tabs of a tenant
+    queue_name = f"relist.metrics-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(metrics, "QUEUES", [*metrics.QUEUES, queue_name])
     schema = f"metrics_{uuid.uuid4().hex[:8]}"
     channels = [f"test.metrics!{uuid.uuid4().hex}" for _ in range(2)]
     before = _scrape()
     with celery_app.connection_for_write() as conn:
         for _ in range(3):
             celery_app.send_task(
-                "relist.metrics_test_noop", queue="maintenance", connection=conn, expires=60
+                "relist.metrics_test_noop", queue=queue_name, connection=conn, expires=60
             )
     for channel in channels:
         presence.presence_join(
@@ -234,11 +237,11 @@ def test_the_scrape_reads_queue_depths_and_extension_sessions(tenant, fresh_leve
         for channel in channels:
             presence.presence_leave(schema=schema, channel=channel)
         with celery_app.connection_for_write() as conn:
-            conn.default_channel.client.delete("maintenance")
+            conn.default_channel.client.delete(queue_name)
 
     # then the queue's depth and the sessions are there
-    queue = ("relist_celery_queue_length", (("queue", "maintenance"),))
-    assert after[queue] - before[queue] == 3
+    queue = ("relist_celery_queue_length", (("queue", queue_name),))
+    assert after[queue] == 3
     sessions = ("relist_extension_sessions", ())
     tenants = ("relist_extension_tenants_connected", ())
     assert after[sessions] - before[sessions] == 2

@@ -35,6 +35,13 @@ def _redis_server() -> str:
     return f"redis://{parts.hostname or '127.0.0.1'}:{parts.port or 6379}"
 
 
+def _demo_database_url() -> str:
+    """A database of its own, named after the suite's (two checkouts on one server must not
+    share it: each migrates it with its own models)."""
+    suite_db = urlsplit(os.environ.get("DATABASE_URL", "postgres:///relist")).path.strip("/")
+    return f"postgres://postgres@127.0.0.1:5432/{suite_db or 'relist'}_demo_ci"
+
+
 def _demo_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     """Its own database, Redis databases, env file and temporary folder, so a run touches
     nothing else; DEMO_TEST_MARK is inherited by every process it starts (even daemons)."""
@@ -42,7 +49,7 @@ def _demo_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     (tmp_path / "tmp").mkdir(exist_ok=True)
     env = {
         **os.environ,
-        "DEMO_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/relist_demo_ci",
+        "DEMO_DATABASE_URL": _demo_database_url(),
         "CELERY_BROKER_URL": f"{redis}/3",
         "REDIS_URL": f"{redis}/4",
         "CHANNELS_REDIS_URL": f"{redis}/11",
@@ -106,10 +113,7 @@ def test_demo_short_mode_completes_every_job_and_exits_0(tmp_path):
     }, output
     assert any(line.startswith("Batch ") and " completed in " in line for line in lines), output
     # and manage.py can find the demo's database from the file the demo wrote
-    assert (
-        "DATABASE_URL=postgres://postgres@127.0.0.1:5432/relist_demo_ci"
-        in (tmp_path / "demo.env").read_text()
-    )
+    assert f"DATABASE_URL={env['DEMO_DATABASE_URL']}\n" in (tmp_path / "demo.env").read_text()
 
 
 @pytest.mark.parametrize(
