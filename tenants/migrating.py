@@ -27,7 +27,7 @@ import hashlib
 import logging
 import multiprocessing
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -293,7 +293,11 @@ class MigrationRun:
 
 
 def tenants_migrate(
-    *, processes: int = 2, verify: bool = False, lock_timeout_s: float = 60.0, progress=None
+    *,
+    processes: int = 2,
+    verify: bool = False,
+    lock_timeout_s: float = 60.0,
+    progress: Callable[[SchemaOutcome], None] | None = None,
 ) -> MigrationRun:
     """Migrate the template and every tenant schema that is not current (see module doc)."""
     from tenants.cloning import (  # noqa: PLC0415 - cloning imports this module
