@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -345,9 +346,14 @@ def _run_all(items: list[tuple[str, str]], *, processes: int) -> Iterator[Schema
     # Forked children must not share the parent's socket: close it before forking (the lock
     # lives on a connection of its own, which the children never touch).
     connections.close_all()
-    context = multiprocessing.get_context("fork")
-    with context.Pool(processes=processes, initializer=_worker_init) as pool:
-        yield from pool.imap_unordered(_migrate_and_record, items, chunksize=4)
+    # ProcessPoolExecutor, not multiprocessing.Pool: a worker killed mid-schema (OOM, signal)
+    # fails the run (BrokenProcessPool) instead of hanging it; the next run resumes.
+    with ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_init,
+    ) as pool:
+        yield from pool.map(_migrate_and_record, items, chunksize=4)
 
 
 def _worker_init() -> None:
