@@ -30,6 +30,7 @@ from tenants.models import (
     Tenant,
 )
 from tenants.services import tenant_delete, tenant_provision
+from tenants.tasks import fill_spare_schemas_task
 from tests.factories.marketplace import make_job
 
 SCHEMA = "test_provisioned"
@@ -328,3 +329,16 @@ def test_without_pg_dump_provisioning_migrates_the_schema(committed, no_broker, 
     # then the template has no script, and the tenant was migrated instead: same schema
     assert SchemaTemplate.objects.get().ddl == ""
     assert _signature("test_no_dump") == _signature("test_no_dump_ref")
+
+
+def test_the_beat_task_tops_the_spares_up(committed, settings):
+    # given no spare schema and a setting of two
+    settings.RELIST_TENANT_SPARE_SCHEMAS = 2
+
+    # when the task runs twice
+    made = [fill_spare_schemas_task.apply().get() for _ in range(2)]
+
+    # then two spares were cloned by the first run, none by the second
+    assert made == [2, 0]
+    assert set(SpareSchema.objects.values_list("schema_name", flat=True)) <= _schemas()
+    assert SpareSchema.objects.count() == 2
