@@ -10,6 +10,9 @@ never touched. The eBay sandbox and the Celery workers are real subprocesses.
 
     .venv/bin/python -m bench relay      # the extension relay round trip (bench/relay.py)
 
+    .venv/bin/python -m bench tenants    # many tenants: provisioning, migrations (bench/tenants.py)
+
+The tenants bench re-creates `relist_bench_tenants` each run and needs no Redis or worker.
 The relay bench has its own database (`relist_bench_relay`, kept between runs unless --fresh)
 and Redis db 7; daphne and the extension simulators are real subprocesses.
 """

@@ -96,6 +96,7 @@ def schema_script(*, schema_name: str) -> str:
         "PGUSER": str(db.get("USER") or ""),
         "PGPASSWORD": str(db.get("PASSWORD") or ""),
         "PGDATABASE": str(db["NAME"]),
+        "PGSSLMODE": str(db.get("OPTIONS", {}).get("sslmode") or ""),
     }
     dumped = subprocess.run(
         [

@@ -22,14 +22,20 @@ with nothing to apply grows with N². Here:
   what the migration adds).
 """
 
+import contextlib
+import dataclasses
 import functools
 import hashlib
+import json
 import logging
-import multiprocessing
+import os
+import selectors
+import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from django.apps import apps as global_apps
 from django.conf import settings
@@ -294,7 +300,11 @@ class MigrationRun:
 
 
 def tenants_migrate(
-    *, processes: int = 2, verify: bool = False, lock_timeout_s: float = 60.0, progress=None
+    *,
+    processes: int = 2,
+    verify: bool = False,
+    lock_timeout_s: float = 60.0,
+    progress: Callable[[SchemaOutcome], None] | None = None,
 ) -> MigrationRun:
     """Migrate the template and every tenant schema that is not current (see module doc)."""
     from tenants.cloning import (  # noqa: PLC0415 - cloning imports this module
@@ -342,13 +352,66 @@ def _run_all(items: list[tuple[str, str]], *, processes: int) -> Iterator[Schema
     # Forked children must not share the parent's socket: close it before forking (the lock
     # lives on a connection of its own, which the children never touch).
     connections.close_all()
-    context = multiprocessing.get_context("fork")
-    with context.Pool(processes=processes, initializer=_worker_init) as pool:
-        yield from pool.imap_unordered(_migrate_and_record, items, chunksize=4)
+    workers = {}
+    try:
+        for index in range(min(processes, len(items))):
+            share = items[index::processes]
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child never returns
+                os.close(read_fd)
+                _worker(share, write_fd)
+            os.close(write_fd)
+            workers[read_fd] = (pid, {schema for schema, _ in share})
+        yield from _results(workers)
+    finally:
+        for pid, _ in workers.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
-def _worker_init() -> None:
-    migration_target()  # load the graph once per worker
+def _worker(items: list[tuple[str, str]], write_fd: int) -> NoReturn:
+    """A forked worker: migrates its share, one JSON line per schema, then exits without
+    running the parent's exit handlers. Plain os.fork, not multiprocessing: its after-fork
+    hooks (kombu's pool clean-up among them) talk on sockets the parent still uses."""
+    code = 0
+    try:
+        with os.fdopen(write_fd, "w") as out:
+            for item in items:
+                out.write(json.dumps(dataclasses.asdict(_migrate_and_record(item))) + "\n")
+                out.flush()
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _results(workers: dict[int, tuple[int, set[str]]]) -> Iterator[SchemaOutcome]:
+    """The outcomes as the workers report them; a worker that dies leaves its remaining
+    schemas failed (stale, for the next run)."""
+    selector = selectors.DefaultSelector()
+    buffers = {}
+    for read_fd in workers:
+        selector.register(read_fd, selectors.EVENT_READ)
+        buffers[read_fd] = b""
+    while selector.get_map():
+        for key, _ in selector.select():
+            read_fd = key.fd
+            data = os.read(read_fd, 65536)
+            if not data:
+                selector.unregister(read_fd)
+                os.close(read_fd)
+                continue
+            *lines, buffers[read_fd] = (buffers[read_fd] + data).split(b"\n")
+            for line in lines:
+                outcome = SchemaOutcome(**json.loads(line))
+                workers[read_fd][1].discard(outcome.schema_name)
+                yield outcome
+    for _, left in workers.values():
+        for schema in sorted(left):
+            yield SchemaOutcome(schema_name=schema, error="the worker process died")
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 parallel too), an interrupted run resumed, and no overlap with provisioning. Every test makes
 its own tenants in autocommit (`committed`, which drops them afterwards)."""
 
+import os
 from io import StringIO
 
 import pytest
@@ -243,3 +244,28 @@ def test_a_schema_with_holes_in_its_history_is_reported_not_recorded_current(sho
     assert failed.schema_name == "test_mig_a"
     assert failed.error  # Django's executor skips the hole, or cannot build the state
     assert _state("test_mig_a") == ""
+
+
+def test_a_worker_that_dies_leaves_its_schemas_stale_and_the_run_finishes(shops, monkeypatch):
+    # given three stale schemas, and a worker process that dies on one of them
+    for schema in SCHEMAS:
+        _forget(schema, MARKETPLACE_LAST)
+    real = migrating._migrate_and_record
+
+    def dies_on_b(item):
+        if item[0] == "test_mig_b":
+            os._exit(3)  # in the forked worker: as if killed
+        return real(item)
+
+    monkeypatch.setattr(migrating, "_migrate_and_record", dies_on_b)
+
+    # when two worker processes migrate them
+    run = tenants_migrate(processes=2)
+
+    # then the others were migrated; that one is reported failed and stays stale
+    assert sorted(outcome.schema_name for outcome in run.migrated) == ["test_mig_a", "test_mig_c"]
+    assert [(f.schema_name, f.error) for f in run.failed] == [
+        ("test_mig_b", "the worker process died")
+    ]
+    assert _state("test_mig_b") == ""
+    assert _state("test_mig_c") == migration_target().fingerprint

@@ -4,6 +4,7 @@ commits (a schema other connections must see): those tests run in autocommit (li
 inside the usual rolled-back test transaction."""
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from tenants.models import (
     Tenant,
 )
 from tenants.services import tenant_delete, tenant_provision
+from tenants.tasks import fill_spare_schemas_task
 from tests.factories.marketplace import make_job
 
 SCHEMA = "test_provisioned"
@@ -332,3 +334,52 @@ def test_without_pg_dump_provisioning_migrates_the_schema(committed, no_broker, 
     # then the template has no script, and the tenant was migrated instead: same schema
     assert SchemaTemplate.objects.get().ddl == ""
     assert _signature("test_no_dump") == _signature("test_no_dump_ref")
+
+
+def test_the_beat_task_tops_the_spares_up(committed, settings):
+    # given no spare schema and a setting of two
+    settings.RELIST_TENANT_SPARE_SCHEMAS = 2
+
+    # when the task runs twice
+    made = [fill_spare_schemas_task.apply().get() for _ in range(2)]
+
+    # then two spares were cloned by the first run, none by the second
+    assert made == [2, 0]
+    assert set(SpareSchema.objects.values_list("schema_name", flat=True)) <= _schemas()
+    assert SpareSchema.objects.count() == 2
+
+
+def test_concurrent_provisionings_take_different_spares(committed, monkeypatch):
+    # given two spares, and no clone allowed
+    committed.schemas.extend(["test_conc_a", "test_conc_b"])
+    spare_schemas_fill(size=2)
+    monkeypatch.setattr("tenants.services.schema_clone", _no_clone)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def provision(schema: str) -> None:
+        try:
+            barrier.wait(timeout=10)
+            tenant_provision(schema_name=schema, name=schema)
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    # when two tenants are provisioned at the same moment
+    schemas = ("test_conc_a", "test_conc_b")
+    threads = [threading.Thread(target=provision, args=(schema,)) for schema in schemas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # then each got its own spare: both exist, no spare is left, nothing was cloned
+    assert errors == []
+    assert {"test_conc_a", "test_conc_b"} <= _schemas()
+    assert Tenant.objects.filter(schema_name__in=["test_conc_a", "test_conc_b"]).count() == 2
+    assert not SpareSchema.objects.exists()
+
+
+def _no_clone(**kwargs):
+    raise AssertionError("cloned although a spare was free")
