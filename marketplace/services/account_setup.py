@@ -122,7 +122,7 @@ def _chosen(options: dict[str, list[Option]], previous: dict[str, Any]) -> dict[
 
 def _connection(marketplace: str, *, lock: bool = False) -> MarketplaceConnection:
     if marketplace not in _READERS:
-        raise ValidationFailed(
+        raise NotFound(
             "Only eBay and Etsy connections have a listing setup.",
             details={"marketplace": marketplace},
         )
@@ -171,6 +171,7 @@ def connection_setup_refresh_quietly(*, marketplace: str) -> None:
 
 def connection_setup_choose(*, marketplace: str, choices: dict[str, str]) -> MarketplaceConnection:
     """Choose among what the account offers (read with connection_setup_refresh)."""
+    _connection(marketplace)  # an eBay or Etsy connection exists
     allowed = (*REQUIRED_SETUP[marketplace], *OPTIONAL_SETUP.get(marketplace, ()))
     if unknown := sorted(set(choices) - set(allowed)):
         raise ValidationFailed(

@@ -49,6 +49,23 @@ OPERATIONS = {
     ("/api/connections/vinted/tokens/", "get"),
     ("/api/connections/vinted/tokens/", "post"),
     ("/api/connections/vinted/tokens/{id}/revoke/", "post"),
+    ("/api/connections/{marketplace}/setup/", "get"),
+    ("/api/connections/{marketplace}/setup/", "patch"),
+    ("/api/connections/{marketplace}/setup/refresh/", "post"),
+    ("/api/readiness/", "post"),
+    *(
+        (path, method)
+        for collection, item in (
+            ("/api/categories/", "/api/categories/{code}/"),
+            ("/api/category-mappings/", "/api/category-mappings/{id}/"),
+            ("/api/value-mappings/", "/api/value-mappings/{id}/"),
+        )
+        for path, methods in (
+            (collection, ("get", "post")),
+            (item, ("get", "put", "patch", "delete")),
+        )
+        for method in methods
+    ),
 }
 ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}
 # No 5xx, and every answer is one the schema documents, in its documented shape.

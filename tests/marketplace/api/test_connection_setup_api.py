@@ -127,7 +127,7 @@ def test_the_shop_chooses_among_what_the_account_offers(tenant, api_client, ebay
 
 def test_vinted_has_no_setup(tenant, api_client):
     response = api_client.get("/api/connections/vinted/setup/")
-    assert response.status_code == 400
+    assert response.status_code == 404
 
 
 def test_a_marketplace_never_connected_has_no_setup(tenant, api_client):

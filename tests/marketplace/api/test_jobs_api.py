@@ -22,7 +22,7 @@ JOB_FIELDS = {
     "id",
     "marketplace",
     "action",
-    "product",
+    "product_id",
     "batch_id",
     "status",
     "status_reason",
@@ -138,7 +138,7 @@ def test_batch_filter_stays_one_select_without_a_join(tenant, api_client):
 
     # when the member lists the jobs of one batch
     with CaptureQueriesContext(connection) as captured:
-        response = api_client.get("/api/jobs/", {"batch": batch.batch_id})
+        response = api_client.get("/api/jobs/", {"batch_id": batch.batch_id})
     job_selects = [
         q["sql"]
         for q in captured.captured_queries
@@ -179,10 +179,10 @@ def assorted_jobs(tenant):
         (lambda j: {"marketplace": "etsy"}, lambda j: [j["etsy_sync"]]),
         (lambda j: {"action": "sync_orders"}, lambda j: [j["etsy_sync"]]),
         (lambda j: {"action": "update"}, lambda j: [j["of_product"]]),
-        (lambda j: {"batch": j["batch"].batch_id}, lambda j: j["batch_jobs"]),
-        (lambda j: {"product": j["product"].pk}, lambda j: [j["of_product"]]),
+        (lambda j: {"batch_id": j["batch"].batch_id}, lambda j: j["batch_jobs"]),
+        (lambda j: {"product_id": j["product"].pk}, lambda j: [j["of_product"]]),
         (lambda j: {"marketplace": "ebay", "status": "pending"}, lambda j: [j["of_product"]]),
-        (lambda j: {"batch": "publish_20250101_000000_00000000"}, lambda j: []),
+        (lambda j: {"batch_id": "publish_20250101_000000_00000000"}, lambda j: []),
     ],
     ids=[
         "status",
@@ -217,8 +217,11 @@ def test_list_filters(assorted_jobs, api_client, query, expected):
             {"action": "dance"},
             {"action": ["Select a valid choice. dance is not one of the available choices."]},
         ),
-        ({"product": "x"}, {"product": ["Enter a whole number."]}),
-        ({"product": "0"}, {"product": ["Ensure this value is greater than or equal to 1."]}),
+        ({"product_id": "x"}, {"product_id": ["Enter a whole number."]}),
+        (
+            {"product_id": "0"},
+            {"product_id": ["Ensure this value is greater than or equal to 1."]},
+        ),
     ],
     ids=["status", "action", "product-not-a-number", "product-zero"],
 )
@@ -331,7 +334,7 @@ def test_create_answers_the_job_and_enqueues_it_after_commit(
     body = response.json()
     job = MarketplaceJob.objects.get()
     assert set(body) == DETAIL_FIELDS
-    assert (body["id"], body["status"], body["product"], body["priority"]) == (
+    assert (body["id"], body["status"], body["product_id"], body["priority"]) == (
         job.pk,
         "pending",
         product.pk,
@@ -351,7 +354,7 @@ def test_create_uses_the_actions_default_priority(tenant, api_client):
     # when a sync is created without priority / then it has the catalogue's (4, low)
     response = api_client.post("/api/jobs/", {"marketplace": "etsy", "action": "sync_orders"})
     assert response.status_code == 201
-    assert (response.json()["priority"], response.json()["product"]) == (4, None)
+    assert (response.json()["priority"], response.json()["product_id"]) == (4, None)
 
 
 @pytest.mark.parametrize(
