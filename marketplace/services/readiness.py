@@ -17,6 +17,7 @@ from django.db import connection as db_connection
 from django.db.models import Count
 from django.db.models.expressions import RawSQL
 
+from core.errors import ValidationFailed
 from marketplace.handlers.ebay import payloads as ebay_payloads
 from marketplace.handlers.etsy import payloads as etsy_payloads
 from marketplace.handlers.vinted import payloads as vinted_payloads
@@ -150,3 +151,18 @@ def readiness_check(
                 ]
             results.append(Readiness(pid, marketplace, reasons))
     return results
+
+
+def readiness_require(*, product_id: int, marketplace: str, action: str) -> None:
+    """Refuse one job that would fail for a reason knowable now (the job API's check; batches
+    choose between refusing and skipping, batches.services)."""
+    if action not in PRODUCT_ACTIONS:
+        return  # account-only actions wait for the account (DESIGN §3), they do not fail
+    [result] = readiness_check(product_ids=[product_id], marketplaces=[marketplace], action=action)
+    if any(reason.code == "no_product" for reason in result.reasons):
+        return  # job_create says so, in its own words
+    if not result.ready:
+        raise ValidationFailed(
+            f"Product {product_id} is not ready for {marketplace}.",
+            details={"not_ready_count": 1, "not_ready": [result.as_dict()]},
+        )

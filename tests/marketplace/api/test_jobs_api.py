@@ -16,6 +16,8 @@ from tests.factories.marketplace import (
     make_batch,
     make_job,
     make_job_in,
+    marketplaces_connect,
+    ready_product,
 )
 
 JOB_FIELDS = {
@@ -313,8 +315,9 @@ def test_unknown_job_is_not_found(tenant, api_client, path):
 def test_create_answers_the_job_and_enqueues_it_after_commit(
     tenant, api_client, member, no_broker, django_capture_on_commit_callbacks
 ):
-    # given a product
-    product = ProductFactory()
+    # given a product ready for eBay
+    marketplaces_connect(["ebay"])
+    product = ready_product()
 
     # when the member creates a publish job on eBay
     with django_capture_on_commit_callbacks(execute=True):
@@ -348,6 +351,32 @@ def test_create_answers_the_job_and_enqueues_it_after_commit(
     )
     assert job.created_by_id == member.pk
     assert no_broker == [("marketplace.run_job", (job.pk,))]
+
+
+def test_create_refuses_a_publish_that_is_not_ready(tenant, api_client, no_broker):
+    # given a product without images, on a connected eBay
+    marketplaces_connect(["ebay"])
+    product = ProductFactory()
+    # when / then 400 with the reasons, and no job
+    response = api_client.post(
+        "/api/jobs/", {"marketplace": "ebay", "action": "publish", "product_id": product.pk}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["not_ready"] == [
+        {
+            "product_id": product.pk,
+            "marketplace": "ebay",
+            "ready": False,
+            "reasons": [
+                {
+                    "code": "no_images",
+                    "field": "images",
+                    "message": "eBay needs at least one image.",
+                }
+            ],
+        }
+    ]
+    assert (MarketplaceJob.objects.count(), no_broker) == (0, [])
 
 
 def test_create_uses_the_actions_default_priority(tenant, api_client):
@@ -444,7 +473,8 @@ def test_viewer_cannot_create_a_job(tenant, viewer):
 
 def test_repeat_with_the_same_key_returns_the_first_response(tenant, api_client):
     # given a job created with an Idempotency-Key, which then moved on (paused)
-    product = ProductFactory()
+    marketplaces_connect(["vinted"])
+    product = ready_product()
     body = {"marketplace": "vinted", "action": "publish", "product_id": product.pk}
     first = api_client.post("/api/jobs/", body, HTTP_IDEMPOTENCY_KEY="order-1")
     api_client.post(f"/api/jobs/{first.json()['id']}/pause/")
@@ -467,7 +497,8 @@ def test_repeat_with_the_same_key_returns_the_first_response(tenant, api_client)
 )
 def test_same_key_with_a_different_body_is_refused(tenant, api_client, change):
     # given a job created with a key
-    product = ProductFactory()
+    marketplaces_connect(["ebay", "etsy"])
+    product = ready_product()
     body = {"marketplace": "ebay", "action": "publish", "product_id": product.pk}
     first = api_client.post("/api/jobs/", body, HTTP_IDEMPOTENCY_KEY="order-2")
 
