@@ -6,8 +6,8 @@ The product checks are the marketplaces' own rendering modules' (`payloads.missi
 readiness reports is exactly what the payload would lack; the connection checks are the
 account's: connected, and its listing setup chosen (eBay business policies and inventory
 location, Etsy shipping and processing profiles), or for Vinted an extension token issued.
-Cost: five queries (products, images, three mapping tables) plus one per marketplace, whatever
-the number of products.
+Cost: five queries (connections, products with their image counts, three mapping tables), plus
+one for Vinted's extension tokens, whatever the number of products.
 """
 
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ from core.errors import ValidationFailed
 from marketplace.handlers.ebay import payloads as ebay_payloads
 from marketplace.handlers.etsy import payloads as etsy_payloads
 from marketplace.handlers.vinted import payloads as vinted_payloads
-from marketplace.models import MarketplaceConnection, Product, ProductImage
+from marketplace.models import MarketplaceConnection, Product
 from marketplace.models.connections import ConnectionStatus
 from marketplace.rendering.mappings import Mappings, ProductFacts
 from marketplace.rendering.text import Reason
@@ -82,11 +82,10 @@ def _vinted_reasons() -> list[Reason]:
     return []  # an extension offline now is not a reason: the job waits for it (DESIGN §3)
 
 
-def _connection_reasons(marketplace: str) -> list[Reason]:
+def _connection_reasons(marketplace: str, row: MarketplaceConnection | None) -> list[Reason]:
     if marketplace == Marketplace.VINTED:
         return _vinted_reasons()
     label = Marketplace(marketplace).label
-    row = MarketplaceConnection.objects.filter(marketplace=marketplace).first()
     if row is None or row.status == ConnectionStatus.DISCONNECTED:
         return [
             Reason("not_connected", f"No {label} account is connected to this shop.", "connection")
@@ -119,23 +118,25 @@ def readiness_check(
 ) -> list[Readiness]:
     """One Readiness per product × marketplace, in the given orders."""
     marketplaces = list(dict.fromkeys(marketplaces))
-    per_marketplace = {m: _connection_reasons(m) for m in marketplaces}
+    rows = {
+        c.marketplace: c for c in MarketplaceConnection.objects.filter(marketplace__in=marketplaces)
+    }
+    per_marketplace = {m: _connection_reasons(m, rows.get(m)) for m in marketplaces}
     ids = list(dict.fromkeys(product_ids))
     if action not in PRODUCT_ACTIONS:
         return [Readiness(pid, m, list(per_marketplace[m])) for pid in ids for m in marketplaces]
     # Only what the checks read, as plain rows: model instances would cost more than every
     # check together.
-    products = {
-        row[0]: ProductFacts(*row)
-        for row in Product.objects.filter(pk__in=_ids(ids)).values_list(*ProductFacts.FIELDS)
-    }
-    images = dict(
-        ProductImage.objects.filter(product_id__in=_ids(ids))
-        .values("product_id")
-        .annotate(n=Count("pk"))
+    products: dict[int, ProductFacts] = {}
+    images: dict[int, int] = {}
+    for *row, image_count in (
+        Product.objects.filter(pk__in=_ids(ids))
+        .annotate(image_count=Count("images"))
         .order_by()
-        .values_list("product_id", "n")
-    )
+        .values_list(*ProductFacts.FIELDS, "image_count")
+    ):
+        products[row[0]] = ProductFacts(*row)
+        images[row[0]] = image_count
     mappings = Mappings.load()
     results = []
     for pid in ids:

@@ -126,7 +126,7 @@ def test_actions_that_do_not_render_the_product_need_only_the_account(tenant):
 def test_the_check_costs_a_fixed_number_of_queries(tenant, django_assert_max_num_queries):
     marketplaces_connect(ALL)
     ids = [ready_product().pk for _ in range(20)]
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         results = readiness_check(product_ids=ids, marketplaces=ALL)
     assert len(results) == 60
     assert MarketplaceConnection.objects.count() == 2
