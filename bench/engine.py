@@ -15,6 +15,13 @@ from bench.procs import CeleryWorker, SandboxProcess
 JOB_QUEUES = "ebay.high,ebay"  # as the Procfile's worker_ebay
 DEFAULT_QUEUES = "default,maintenance"  # as the Procfile's worker_default
 CALLS_PER_PUBLISH = 3  # PUT inventory_item, POST offer, POST offer/{id}/publish
+# The eBay sandbox seller's seeded business policies and inventory location (sandbox.ebay.account).
+BENCH_EBAY_SETUP = {
+    "fulfillment_policy_id": "6200000001",
+    "payment_policy_id": "6200000002",
+    "return_policy_id": "6200000003",
+    "merchant_location_key": "default-warehouse",
+}
 
 
 class RelistWorkers:
@@ -57,6 +64,7 @@ class RelistWorkers:
 
 def tenant_setup(sandbox: SandboxProcess) -> None:
     """Provision the bench tenant and connect it to the sandbox's eBay seller."""
+    from marketplace.models import MarketplaceConnection  # noqa: PLC0415
     from marketplace.services.connections import TokenGrant, connection_store  # noqa: PLC0415
     from tenants.context import tenant_context  # noqa: PLC0415
     from tenants.services import tenant_provision  # noqa: PLC0415
@@ -73,14 +81,18 @@ def tenant_setup(sandbox: SandboxProcess) -> None:
                 refresh_token_expires_in=int(tokens["refresh_token_expires_in"]),
             ),
         )
+        # The sandbox seller's business policies and location, as connect time reads them
+        # (issue 12: offers are published with them; readiness refuses a batch without).
+        MarketplaceConnection.objects.filter(marketplace="ebay").update(setup=BENCH_EBAY_SETUP)
 
 
 def products_create(*, count: int, prefix: str, image_url: str) -> list[int]:
     """`count` products with one image each, inside the bench tenant (bulk inserts)."""
-    from marketplace.models import Product, ProductImage  # noqa: PLC0415
+    from marketplace.models import Category, Product, ProductImage  # noqa: PLC0415
     from tenants.context import tenant_context  # noqa: PLC0415
 
     with tenant_context(TENANT_SCHEMA):
+        category = Category.objects.get(code="mens-coats-jackets")  # seeded at provisioning
         products = Product.objects.bulk_create(
             (
                 Product(
@@ -92,6 +104,8 @@ def products_create(*, count: int, prefix: str, image_url: str) -> list[int]:
                     condition="used_good",
                     brand="Bench",
                     size="M",
+                    category=category,
+                    colours=["blue"],
                 )
                 for n in range(1, count + 1)
             ),

@@ -23,7 +23,8 @@ from django.db import connection  # noqa: E402
 from django.db.models import Count, F, Max, Min, Q, Sum  # noqa: E402
 from django.db.models.functions import Greatest  # noqa: E402
 
-from marketplace.models import MarketplaceJob, Product, ProductImage  # noqa: E402
+from marketplace.models import Category, MarketplaceJob, Product, ProductImage  # noqa: E402
+from marketplace.services.account_setup import connection_setup_refresh  # noqa: E402
 from marketplace.services.connections import TokenGrant, connection_store  # noqa: E402
 from tenants.auth import api_token_issue  # noqa: E402
 from tenants.context import tenant_context  # noqa: E402
@@ -32,7 +33,15 @@ from tenants.services import extension_token_issue, tenant_provision  # noqa: E4
 
 SCHEMA, DOMAIN, OWNER, ADMIN = "demo", "demo.localhost", "demo", "admin"
 MARKETPLACES = ["vinted", "ebay", "etsy"]
-TITLES = ["Denim jacket", "Wool scarf", "Leather boots", "Silk blouse", "Linen shirt"]
+# Canonical products (issue 12): a category, condition, brand, size and colours the shop's
+# seeded mappings translate into each marketplace's ids.
+CATALOGUE = [
+    ("Levi's trucker denim jacket", "mens-coats-jackets", "Levi's", "M", ["blue"], "Cotton"),
+    ("Burberry check wool scarf", "scarves", "Burberry", "", ["beige", "red"], "Wool"),
+    ("Dr. Martens 1460 leather boots", "womens-boots", "Dr. Martens", "7", ["black"], "Leather"),
+    ("Zara satin midi dress", "womens-dresses", "Zara", "S", ["green"], "Polyester"),
+    ("Nike Air Max 90 sneakers", "mens-sneakers", "Nike", "10", ["white", "grey"], "Leather"),
+]
 
 
 @dataclass(frozen=True)
@@ -84,16 +93,25 @@ def seed(*, products: int, ebay_port: int, etsy_port: int) -> Seeded:
     with tenant_context(SCHEMA):
         connection_store(marketplace="ebay", grant=_grant(ebay))
         connection_store(marketplace="etsy", grant=_grant(etsy), account_id=str(etsy["shop_id"]))
+        # As at connect time: the business policies / shipping profiles listings are sent with.
+        connection_setup_refresh(marketplace="ebay")
+        connection_setup_refresh(marketplace="etsy")
         product_ids = []
         for n in range(products):
+            title, category, brand, size, colours, material = CATALOGUE[n % len(CATALOGUE)]
             product = Product.objects.create(
                 sku=f"DEMO-{run_id}-{n:03d}",
-                title=f"{TITLES[n % len(TITLES)]} #{n}",
+                title=f"{title} #{n}",
                 description="Good condition, from a smoke-free home.",
                 price=Decimal("19.90") + n,
                 currency="EUR",
-                brand="Relist",
-                size="M",
+                category=Category.objects.get(code=category),
+                condition="used_very_good",
+                brand=brand,
+                size=size,
+                colours=colours,
+                material=material,
+                weight_g=600 + 100 * (n % 5),
             )
             for position in range(2):
                 ProductImage.objects.create(

@@ -379,3 +379,7 @@ class MarketplaceConnectionAdmin(TenantSchemaAdmin):
     @admin.display(description="refresh token", boolean=True)
     def has_refresh_token(self, connection: Any) -> bool:
         return bool(connection.refresh_token_set)
+
+
+# The shop's mappings are edited in their own module (issue 12).
+from marketplace import admin_mappings  # noqa: E402, F401

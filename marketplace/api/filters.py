@@ -35,14 +35,15 @@ class JobFilter(filters.FilterSet):
     )
     marketplace = filters.MultipleChoiceFilter(choices=Marketplace.choices, distinct=False)
     action = filters.ChoiceFilter(choices=ActionCode.choices, method="filter_action")
-    batch = filters.CharFilter(
+    # Named as the job's fields are named in the output (one name per concept).
+    batch_id = filters.CharFilter(
         method="filter_batch", max_length=64, help_text="The batch's public batch_id."
     )
-    product = IdFilter(field_name="product_id")
+    product_id = IdFilter(field_name="product_id")
 
     class Meta:
         model = MarketplaceJob
-        fields = ("status", "marketplace", "action", "batch", "product")
+        fields = ("status", "marketplace", "action", "batch_id", "product_id")
 
     def filter_action(
         self, queryset: QuerySet[MarketplaceJob], name: str, value: str

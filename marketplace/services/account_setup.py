@@ -11,13 +11,15 @@ else the first. The handlers send the chosen ids on every offer / draft; readine
 connection that lacks one."""
 
 import logging
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import MarketplaceError, NotFound, ValidationFailed
+from core.errors import MarketplaceError, NotFound, TransientMarketplaceError, ValidationFailed
 from marketplace.handlers.ebay import payloads as ebay_payloads
 from marketplace.handlers.ebay.client import EbayClient
 from marketplace.handlers.etsy import payloads as etsy_payloads
@@ -27,6 +29,7 @@ from marketplace.states import Marketplace
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Option = dict[str, Any]  # {"id": str, "name": str, "default": bool}
 
 # The setup keys each marketplace needs before a listing can go live, and those it merely uses.
@@ -57,17 +60,21 @@ def _read_ebay() -> dict[str, list[Option]]:
 
     return {
         "fulfillment_policy_id": policies(
-            client.fulfillment_policies(marketplace_id), "fulfillmentPolicyId"
+            _retried(lambda: client.fulfillment_policies(marketplace_id)), "fulfillmentPolicyId"
         ),
-        "payment_policy_id": policies(client.payment_policies(marketplace_id), "paymentPolicyId"),
-        "return_policy_id": policies(client.return_policies(marketplace_id), "returnPolicyId"),
+        "payment_policy_id": policies(
+            _retried(lambda: client.payment_policies(marketplace_id)), "paymentPolicyId"
+        ),
+        "return_policy_id": policies(
+            _retried(lambda: client.return_policies(marketplace_id)), "returnPolicyId"
+        ),
         "merchant_location_key": [
             {
                 "id": str(location["merchantLocationKey"]),
                 "name": str(location.get("name") or location["merchantLocationKey"]),
                 "default": False,
             }
-            for location in client.inventory_locations()
+            for location in _retried(client.inventory_locations)
             if location.get("merchantLocationStatus", "ENABLED") == "ENABLED"
         ],
     }
@@ -84,11 +91,11 @@ def _read_etsy() -> dict[str, list[Option]]:
     return {
         "shipping_profile_id": [
             {"id": str(p["shipping_profile_id"]), "name": str(p.get("title", "")), "default": False}
-            for p in client.shipping_profiles()
+            for p in _retried(client.shipping_profiles)
         ],
         "readiness_state_id": [
             {"id": str(s["readiness_state_id"]), "name": readiness_name(s), "default": False}
-            for s in client.readiness_state_definitions()
+            for s in _retried(client.readiness_state_definitions)
         ],
         "return_policy_id": [
             {
@@ -100,7 +107,7 @@ def _read_etsy() -> dict[str, list[Option]]:
                 ),
                 "default": False,
             }
-            for p in client.return_policies()
+            for p in _retried(client.return_policies)
         ],
     }
 
@@ -122,7 +129,7 @@ def _chosen(options: dict[str, list[Option]], previous: dict[str, Any]) -> dict[
 
 def _connection(marketplace: str, *, lock: bool = False) -> MarketplaceConnection:
     if marketplace not in _READERS:
-        raise ValidationFailed(
+        raise NotFound(
             "Only eBay and Etsy connections have a listing setup.",
             details={"marketplace": marketplace},
         )
@@ -134,6 +141,26 @@ def _connection(marketplace: str, *, lock: bool = False) -> MarketplaceConnectio
             details={"marketplace": marketplace},
         )
     return connection
+
+
+# The setup is read while a user waits (connect, refresh): a few quick retries of a 5xx/429,
+# not the job engine's backoff.
+READ_ATTEMPTS = 4
+READ_BACKOFF_S = 0.5
+READ_BACKOFF_MAX_S = 5.0
+
+
+def _retried(call: Callable[[], T]) -> T:
+    """One marketplace read, retried on a transient failure."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return call()
+        except TransientMarketplaceError as error:
+            if attempt == READ_ATTEMPTS:
+                raise
+            delay = error.retry_after or READ_BACKOFF_S * 2 ** (attempt - 1)
+            time.sleep(min(delay, READ_BACKOFF_MAX_S))
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def connection_setup_get(*, marketplace: str) -> MarketplaceConnection:
@@ -172,6 +199,7 @@ def connection_setup_refresh_quietly(*, marketplace: str) -> None:
 
 def connection_setup_choose(*, marketplace: str, choices: dict[str, str]) -> MarketplaceConnection:
     """Choose among what the account offers (read with connection_setup_refresh)."""
+    _connection(marketplace)  # an eBay or Etsy connection exists
     allowed = (*REQUIRED_SETUP[marketplace], *OPTIONAL_SETUP.get(marketplace, ()))
     if unknown := sorted(set(choices) - set(allowed)):
         raise ValidationFailed(

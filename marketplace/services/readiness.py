@@ -6,21 +6,24 @@ The product checks are the marketplaces' own rendering modules' (`payloads.missi
 readiness reports is exactly what the payload would lack; the connection checks are the
 account's: connected, and its listing setup chosen (eBay business policies and inventory
 location, Etsy shipping and processing profiles), or for Vinted an extension token issued.
-Cost: three queries (products, images, mappings) plus one per marketplace, whatever the count.
+Cost: five queries (connections, products with their image counts, three mapping tables), plus
+one for Vinted's extension tokens, whatever the number of products.
 """
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection as db_connection
+from django.db.models import Count
+from django.db.models.expressions import RawSQL
 
+from core.errors import ValidationFailed
 from marketplace.handlers.ebay import payloads as ebay_payloads
 from marketplace.handlers.etsy import payloads as etsy_payloads
 from marketplace.handlers.vinted import payloads as vinted_payloads
-from marketplace.models import MarketplaceConnection, Product, ProductImage
+from marketplace.models import MarketplaceConnection, Product
 from marketplace.models.connections import ConnectionStatus
-from marketplace.rendering.mappings import Mappings
+from marketplace.rendering.mappings import Mappings, ProductFacts
 from marketplace.rendering.text import Reason
 from marketplace.services.account_setup import connection_setup_missing
 from marketplace.states import ActionCode, Marketplace
@@ -33,19 +36,6 @@ _RENDERERS = {
     Marketplace.ETSY: etsy_payloads,
     Marketplace.VINTED: vinted_payloads,
 }
-_CHECKED_FIELDS = (
-    "id",
-    "sku",
-    "price",
-    "currency",
-    "condition",
-    "brand",
-    "size",
-    "colours",
-    "material",
-    "attributes",
-    "category_id",
-)
 _SETUP_LABELS = {
     "fulfillment_policy_id": "a fulfillment (shipping) business policy",
     "payment_policy_id": "a payment business policy",
@@ -92,11 +82,10 @@ def _vinted_reasons() -> list[Reason]:
     return []  # an extension offline now is not a reason: the job waits for it (DESIGN §3)
 
 
-def _connection_reasons(marketplace: str) -> list[Reason]:
+def _connection_reasons(marketplace: str, row: MarketplaceConnection | None) -> list[Reason]:
     if marketplace == Marketplace.VINTED:
         return _vinted_reasons()
     label = Marketplace(marketplace).label
-    row = MarketplaceConnection.objects.filter(marketplace=marketplace).first()
     if row is None or row.status == ConnectionStatus.DISCONNECTED:
         return [
             Reason("not_connected", f"No {label} account is connected to this shop.", "connection")
@@ -119,25 +108,35 @@ def _connection_reasons(marketplace: str) -> list[Reason]:
     ]
 
 
+def _ids(ids: list[int]) -> RawSQL:
+    """The ids as one array parameter, where `IN (…)` would send 10,000 of them."""
+    return RawSQL("SELECT unnest(%s::bigint[])", [ids])
+
+
 def readiness_check(
     *, product_ids: Sequence[int], marketplaces: Sequence[str], action: str = ActionCode.PUBLISH
 ) -> list[Readiness]:
     """One Readiness per product × marketplace, in the given orders."""
     marketplaces = list(dict.fromkeys(marketplaces))
-    per_marketplace = {m: _connection_reasons(m) for m in marketplaces}
+    rows = {
+        c.marketplace: c for c in MarketplaceConnection.objects.filter(marketplace__in=marketplaces)
+    }
+    per_marketplace = {m: _connection_reasons(m, rows.get(m)) for m in marketplaces}
     ids = list(dict.fromkeys(product_ids))
     if action not in PRODUCT_ACTIONS:
         return [Readiness(pid, m, list(per_marketplace[m])) for pid in ids for m in marketplaces]
-    # Only what the checks read: building 10,000 full rows (timestamps, descriptions) would
-    # cost more than every check together.
-    products = Product.objects.only(*_CHECKED_FIELDS).in_bulk(ids)
-    images: dict[int, list[str]] = defaultdict(list)
-    for product_id, url in (
-        ProductImage.objects.filter(product_id__in=ids)
-        .order_by("product_id", "position")
-        .values_list("product_id", "url")
+    # Only what the checks read, as plain rows: model instances would cost more than every
+    # check together.
+    products: dict[int, ProductFacts] = {}
+    images: dict[int, int] = {}
+    for *row, image_count in (
+        Product.objects.filter(pk__in=_ids(ids))
+        .annotate(image_count=Count("images"))
+        .order_by()
+        .values_list(*ProductFacts.FIELDS, "image_count")
     ):
-        images[product_id].append(url)
+        products[row[0]] = ProductFacts(*row)
+        images[row[0]] = image_count
     mappings = Mappings.load()
     results = []
     for pid in ids:
@@ -149,7 +148,22 @@ def readiness_check(
                 renderer = _RENDERERS[Marketplace(marketplace)]
                 reasons = [
                     *per_marketplace[marketplace],
-                    *renderer.missing(product, mappings, images[pid]),
+                    *renderer.missing(product, mappings, image_count=images.get(pid, 0)),
                 ]
             results.append(Readiness(pid, marketplace, reasons))
     return results
+
+
+def readiness_require(*, product_id: int, marketplace: str, action: str) -> None:
+    """Refuse one job that would fail for a reason knowable now (the job API's check; batches
+    choose between refusing and skipping, batches.services)."""
+    if action not in PRODUCT_ACTIONS:
+        return  # account-only actions wait for the account (DESIGN §3), they do not fail
+    [result] = readiness_check(product_ids=[product_id], marketplaces=[marketplace], action=action)
+    if any(reason.code == "no_product" for reason in result.reasons):
+        return  # job_create says so, in its own words
+    if not result.ready:
+        raise ValidationFailed(
+            f"Product {product_id} is not ready for {marketplace}.",
+            details={"not_ready_count": 1, "not_ready": [result.as_dict()]},
+        )

@@ -392,11 +392,13 @@ def test_tenant_host_admin_index_offers_the_tenants_models_only(client):
     } == {
         "batches": ["BatchJob"],
         "marketplace": [
+            "Category",
             "Listing",
             "MarketplaceConnection",
             "MarketplaceJob",
             "Order",
             "Product",
+            "ValueMapping",
         ],
     }
 

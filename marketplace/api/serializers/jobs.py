@@ -9,6 +9,19 @@ from marketplace.states import ActionCode, JobPriority, Marketplace
 
 
 class TaskSerializer(serializers.ModelSerializer):
+    """One step of a job. A step's status is not a job's: a step is `processing` while its
+    marketplace call runs (the job is then `running`), and ends `success`, `failed`,
+    `timeout` or `cancelled`; a job ends `completed`, `failed`, `cancelled` or `expired`."""
+
+    status = serializers.CharField(
+        read_only=True,
+        help_text=(
+            "Step status: pending → processing → success | failed | timeout | cancelled. "
+            "Not the job's status (pending, running, paused, completed, failed, cancelled, "
+            "expired): a step is `processing` while its job is `running`."
+        ),
+    )
+
     class Meta:
         model = MarketplaceTask
         fields = (
@@ -37,9 +50,25 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
+    """A job. Names are the same in input, output and filters: `product_id` (created with it,
+    shown as it, filtered by `?product_id=`), `batch_id` (the batch's public id, filtered by
+    `?batch_id=`), `marketplace`, `action`, `status`."""
+
     action = serializers.CharField(source="action_type.code", read_only=True)
+    product_id = serializers.IntegerField(read_only=True, allow_null=True)
     batch_id = serializers.CharField(
-        source="batch.batch_id", read_only=True, allow_null=True, default=None
+        source="batch.batch_id",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The batch's public id (as in /api/batches/{batch_id}/), or null.",
+    )
+    status = serializers.CharField(
+        read_only=True,
+        help_text=(
+            "Job status: pending, running, paused, completed, failed, cancelled, expired. "
+            "Its steps have their own statuses (see the tasks)."
+        ),
     )
 
     class Meta:
@@ -48,7 +77,7 @@ class JobSerializer(serializers.ModelSerializer):
             "id",
             "marketplace",
             "action",
-            "product",
+            "product_id",
             "batch_id",
             "status",
             "status_reason",
@@ -79,8 +108,8 @@ class JobSerializer(serializers.ModelSerializer):
             "id": job.pk,
             "marketplace": job.marketplace,
             "action": job.action_type.code,
-            "product": job.product_id,
-            "batch_id": job.batch.batch_id if job.batch is not None else None,
+            "product_id": job.product_id,
+            "batch_id": job.batch.batch_id if job.batch_id else None,
             "status": job.status,
             "status_reason": job.status_reason,
             "priority": job.priority,

@@ -22,6 +22,7 @@ from marketplace.api.serializers.jobs import (
 from marketplace.models import MarketplaceJob
 from marketplace.services import jobs as job_services
 from marketplace.services.idempotency import Answer, idempotent_create
+from marketplace.services.readiness import readiness_require
 from marketplace.states import EventActor
 
 JobAction = Callable[..., MarketplaceJob]
@@ -74,6 +75,13 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         }
 
         def create_job() -> Answer:
+            if payload["product_id"] is not None:
+                # Like a batch: no job that would fail for a reason knowable now.
+                readiness_require(
+                    product_id=payload["product_id"],
+                    marketplace=payload["marketplace"],
+                    action=payload["action"],
+                )
             job = job_services.job_create(
                 **payload, idempotency_key=key, created_by=acting_user(request)
             )

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from marketplace.models import AttributeKind, Product
 from marketplace.rendering import text
-from marketplace.rendering.mappings import Mappings
+from marketplace.rendering.mappings import Mappings, ProductLike
 from marketplace.rendering.text import Reason
 
 TITLE_MAX = 80
@@ -32,21 +32,21 @@ def description(product: Product) -> str:
     return (product.description or product.title).strip()
 
 
-def category_id(product: Product, mappings: Mappings) -> str | None:
+def category_id(product: ProductLike, mappings: Mappings) -> str | None:
     if override := product.attributes.get("ebay_category_id"):
         return str(override)
     mapping = mappings.category(product, "ebay")
     return mapping.external_id if mapping else None
 
 
-def condition(product: Product, mappings: Mappings) -> str | None:
+def condition(product: ProductLike, mappings: Mappings) -> str | None:
     if override := product.attributes.get("ebay_condition"):
         return str(override)
     mapping = mappings.condition(product, "ebay")
     return mapping.external_id if mapping else None
 
 
-def aspects(product: Product, mappings: Mappings) -> dict[str, list[str]]:
+def aspects(product: ProductLike, mappings: Mappings) -> dict[str, list[str]]:
     """Item specifics: the category's fixed values, then what the product says (mapped to
     eBay's names where a mapping exists), then the product's own overrides."""
     found: dict[str, list[str]] = {}
@@ -72,7 +72,7 @@ def aspects(product: Product, mappings: Mappings) -> dict[str, list[str]]:
     return found
 
 
-def missing(product: Product, mappings: Mappings, image_urls: list[str]) -> list[Reason]:
+def missing(product: ProductLike, mappings: Mappings, *, image_count: int) -> list[Reason]:
     """What eBay would refuse about this product (publishOffer's checks, MARKETPLACES §6)."""
     reasons: list[Reason] = []
     if product.category_id is None and not product.attributes.get("ebay_category_id"):
@@ -93,7 +93,7 @@ def missing(product: Product, mappings: Mappings, image_urls: list[str]) -> list
                 "condition",
             )
         )
-    if not image_urls:
+    if not image_count:
         reasons.append(Reason("no_images", "eBay needs at least one image.", "images"))
     mapping = mappings.category(product, "ebay")
     have = aspects(product, mappings)

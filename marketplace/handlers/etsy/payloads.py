@@ -10,7 +10,7 @@ from typing import Any
 from core.errors import PermanentMarketplaceError
 from marketplace.models import Product
 from marketplace.rendering import text
-from marketplace.rendering.mappings import Mappings
+from marketplace.rendering.mappings import Mappings, ProductLike
 from marketplace.rendering.text import Reason
 
 # Etsy caps: https://developers.etsy.com/documentation/reference#operation/createDraftListing
@@ -71,14 +71,14 @@ def materials(product: Product) -> list[str]:
     return text.unique_words(cleaned)[:MATERIALS_MAX]
 
 
-def taxonomy_id(product: Product, mappings: Mappings) -> str | None:
+def taxonomy_id(product: ProductLike, mappings: Mappings) -> str | None:
     if override := product.attributes.get("etsy_taxonomy_id"):
         return str(override)
     mapping = mappings.category(product, "etsy")
     return mapping.external_id if mapping else None
 
 
-def missing(product: Product, mappings: Mappings, image_urls: list[str]) -> list[Reason]:
+def missing(product: ProductLike, mappings: Mappings, *, image_count: int) -> list[Reason]:
     """What Etsy would refuse about this product (createDraftListing, activation)."""
     reasons: list[Reason] = []
     if product.category_id is None and not product.attributes.get("etsy_taxonomy_id"):
@@ -91,7 +91,7 @@ def missing(product: Product, mappings: Mappings, image_urls: list[str]) -> list
                 "category",
             )
         )
-    if not image_urls:
+    if not image_count:
         reasons.append(
             Reason("no_images", "Etsy needs at least one image to activate a listing.", "images")
         )

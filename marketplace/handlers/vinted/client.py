@@ -182,16 +182,18 @@ class VintedClient:
                 retry_after=_retry_after(reply.headers),
                 ambiguous=ambiguous,
             )
+        details = reply.body if isinstance(reply.body, dict) else {}  # Vinted's code, message
         if status == 401:
             raise MarketplaceAuthError(
                 f"{message}. The Vinted session expired: log in to Vinted in the browser.",
                 status=status,
+                details=details,
             )
         if status == 403:
             raise PermanentMarketplaceError(
                 f"{message}. Vinted blocked the call (anti-bot check): open Vinted in the "
                 "browser and solve the challenge.",
                 status=status,
+                details=details,
             )
-        details = reply.body if isinstance(reply.body, dict) else {}
         raise PermanentMarketplaceError(message, status=status, details=details)

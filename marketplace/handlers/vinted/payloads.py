@@ -8,7 +8,7 @@ from typing import Any
 
 from marketplace.models import AttributeKind, Product
 from marketplace.rendering import text
-from marketplace.rendering.mappings import Mappings
+from marketplace.rendering.mappings import Mappings, ProductLike
 from marketplace.rendering.text import Reason
 
 # Vinted's upload form (no public API; as its web app enforces, MARKETPLACES §6).
@@ -34,14 +34,14 @@ def description(product: Product) -> str:
     return f"{body}{marker}"
 
 
-def catalog_id(product: Product, mappings: Mappings) -> int | None:
+def catalog_id(product: ProductLike, mappings: Mappings) -> int | None:
     if override := product.attributes.get("vinted_catalog_id"):
         return int(override)
     mapping = mappings.category(product, "vinted")
     return int(mapping.external_id) if mapping else None
 
 
-def status_id(product: Product, mappings: Mappings) -> int | None:
+def status_id(product: ProductLike, mappings: Mappings) -> int | None:
     if override := product.attributes.get("vinted_status_id"):
         return int(override)
     mapping = mappings.condition(product, "vinted")
@@ -65,7 +65,7 @@ def package_size_id(product: Product) -> int:
     return PACKAGE_MEDIUM if product.weight_g <= 5000 else PACKAGE_LARGE
 
 
-def missing(product: Product, mappings: Mappings, image_urls: list[str]) -> list[Reason]:
+def missing(product: ProductLike, mappings: Mappings, *, image_count: int) -> list[Reason]:
     """What Vinted's upload form would refuse about this product."""
     reasons: list[Reason] = []
     if product.category_id is None and not product.attributes.get("vinted_catalog_id"):
@@ -95,7 +95,7 @@ def missing(product: Product, mappings: Mappings, image_urls: list[str]) -> list
                 "colours",
             )
         )
-    if not image_urls:
+    if not image_count:
         reasons.append(Reason("no_images", "Vinted needs at least one photo.", "images"))
     if reason := text.price_reason(product.price, low=PRICE_MIN, high=PRICE_MAX, name="Vinted"):
         reasons.append(reason)

@@ -63,32 +63,27 @@ OPERATIONS = {
     ("/api/link-reviews/{id}/split/", "post"),
     ("/api/delist-policies/", "get"),
     ("/api/delist-policies/{marketplace}/", "put"),
-    ("/api/categories/", "get"),
-    ("/api/categories/", "post"),
-    ("/api/categories/{code}/", "delete"),
-    ("/api/categories/{code}/", "get"),
-    ("/api/categories/{code}/", "patch"),
-    ("/api/categories/{code}/", "put"),
-    ("/api/category-mappings/", "get"),
-    ("/api/category-mappings/", "post"),
-    ("/api/category-mappings/{id}/", "delete"),
-    ("/api/category-mappings/{id}/", "get"),
-    ("/api/category-mappings/{id}/", "patch"),
-    ("/api/category-mappings/{id}/", "put"),
     ("/api/connections/{marketplace}/setup/", "get"),
     ("/api/connections/{marketplace}/setup/", "patch"),
     ("/api/connections/{marketplace}/setup/refresh/", "post"),
     ("/api/readiness/", "post"),
-    ("/api/value-mappings/", "get"),
-    ("/api/value-mappings/", "post"),
-    ("/api/value-mappings/{id}/", "delete"),
-    ("/api/value-mappings/{id}/", "get"),
-    ("/api/value-mappings/{id}/", "patch"),
-    ("/api/value-mappings/{id}/", "put"),
     ("/api/auth/login/", "post"),
     ("/api/auth/logout/", "post"),
     ("/api/auth/tokens/", "get"),
     ("/api/auth/tokens/{id}/", "delete"),
+    *(
+        (path, method)
+        for collection, item in (
+            ("/api/categories/", "/api/categories/{code}/"),
+            ("/api/category-mappings/", "/api/category-mappings/{id}/"),
+            ("/api/value-mappings/", "/api/value-mappings/{id}/"),
+        )
+        for path, methods in (
+            (collection, ("get", "post")),
+            (item, ("get", "put", "patch", "delete")),
+        )
+        for method in methods
+    ),
 }
 PUBLIC_OPERATIONS = {("/api/auth/login/", "post")}
 ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}

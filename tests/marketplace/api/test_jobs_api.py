@@ -25,7 +25,7 @@ JOB_FIELDS = {
     "id",
     "marketplace",
     "action",
-    "product",
+    "product_id",
     "batch_id",
     "status",
     "status_reason",
@@ -141,7 +141,7 @@ def test_batch_filter_stays_one_select_without_a_join(tenant, api_client):
 
     # when the member lists the jobs of one batch
     with CaptureQueriesContext(connection) as captured:
-        response = api_client.get("/api/jobs/", {"batch": batch.batch_id})
+        response = api_client.get("/api/jobs/", {"batch_id": batch.batch_id})
     job_selects = [
         q["sql"]
         for q in captured.captured_queries
@@ -182,10 +182,10 @@ def assorted_jobs(tenant):
         (lambda j: {"marketplace": "etsy"}, lambda j: [j["etsy_sync"]]),
         (lambda j: {"action": "sync_orders"}, lambda j: [j["etsy_sync"]]),
         (lambda j: {"action": "update"}, lambda j: [j["of_product"]]),
-        (lambda j: {"batch": j["batch"].batch_id}, lambda j: j["batch_jobs"]),
-        (lambda j: {"product": j["product"].pk}, lambda j: [j["of_product"]]),
+        (lambda j: {"batch_id": j["batch"].batch_id}, lambda j: j["batch_jobs"]),
+        (lambda j: {"product_id": j["product"].pk}, lambda j: [j["of_product"]]),
         (lambda j: {"marketplace": "ebay", "status": "pending"}, lambda j: [j["of_product"]]),
-        (lambda j: {"batch": "publish_20250101_000000_00000000"}, lambda j: []),
+        (lambda j: {"batch_id": "publish_20250101_000000_00000000"}, lambda j: []),
     ],
     ids=[
         "status",
@@ -220,8 +220,11 @@ def test_list_filters(assorted_jobs, api_client, query, expected):
             {"action": "dance"},
             {"action": ["Select a valid choice. dance is not one of the available choices."]},
         ),
-        ({"product": "x"}, {"product": ["Enter a whole number."]}),
-        ({"product": "0"}, {"product": ["Ensure this value is greater than or equal to 1."]}),
+        ({"product_id": "x"}, {"product_id": ["Enter a whole number."]}),
+        (
+            {"product_id": "0"},
+            {"product_id": ["Ensure this value is greater than or equal to 1."]},
+        ),
     ],
     ids=["status", "action", "product-not-a-number", "product-zero"],
 )
@@ -313,8 +316,9 @@ def test_unknown_job_is_not_found(tenant, api_client, path):
 def test_create_answers_the_job_and_enqueues_it_after_commit(
     tenant, api_client, member, no_broker, django_capture_on_commit_callbacks
 ):
-    # given a product
-    product = ProductFactory()
+    # given a product ready for eBay
+    marketplaces_connect(["ebay"])
+    product = ready_product()
 
     # when the member creates a publish job on eBay
     with django_capture_on_commit_callbacks(execute=True):
@@ -334,7 +338,7 @@ def test_create_answers_the_job_and_enqueues_it_after_commit(
     body = response.json()
     job = MarketplaceJob.objects.get()
     assert set(body) == DETAIL_FIELDS
-    assert (body["id"], body["status"], body["product"], body["priority"]) == (
+    assert (body["id"], body["status"], body["product_id"], body["priority"]) == (
         job.pk,
         "pending",
         product.pk,
@@ -350,11 +354,37 @@ def test_create_answers_the_job_and_enqueues_it_after_commit(
     assert no_broker == [("marketplace.run_job", (job.pk,))]
 
 
+def test_create_refuses_a_publish_that_is_not_ready(tenant, api_client, no_broker):
+    # given a product without images, on a connected eBay
+    marketplaces_connect(["ebay"])
+    product = ProductFactory()
+    # when / then 400 with the reasons, and no job
+    response = api_client.post(
+        "/api/jobs/", {"marketplace": "ebay", "action": "publish", "product_id": product.pk}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["not_ready"] == [
+        {
+            "product_id": product.pk,
+            "marketplace": "ebay",
+            "ready": False,
+            "reasons": [
+                {
+                    "code": "no_images",
+                    "field": "images",
+                    "message": "eBay needs at least one image.",
+                }
+            ],
+        }
+    ]
+    assert (MarketplaceJob.objects.count(), no_broker) == (0, [])
+
+
 def test_create_uses_the_actions_default_priority(tenant, api_client):
     # when a sync is created without priority / then it has the catalogue's (4, low)
     response = api_client.post("/api/jobs/", {"marketplace": "etsy", "action": "sync_orders"})
     assert response.status_code == 201
-    assert (response.json()["priority"], response.json()["product"]) == (4, None)
+    assert (response.json()["priority"], response.json()["product_id"]) == (4, None)
 
 
 @pytest.mark.parametrize(
@@ -444,7 +474,8 @@ def test_viewer_cannot_create_a_job(tenant, viewer):
 
 def test_repeat_with_the_same_key_returns_the_first_response(tenant, api_client):
     # given a job created with an Idempotency-Key, which then moved on (paused)
-    product = ProductFactory()
+    marketplaces_connect(["vinted"])
+    product = ready_product()
     body = {"marketplace": "vinted", "action": "publish", "product_id": product.pk}
     first = api_client.post("/api/jobs/", body, HTTP_IDEMPOTENCY_KEY="order-1")
     api_client.post(f"/api/jobs/{first.json()['id']}/pause/")
@@ -467,7 +498,8 @@ def test_repeat_with_the_same_key_returns_the_first_response(tenant, api_client)
 )
 def test_same_key_with_a_different_body_is_refused(tenant, api_client, change):
     # given a job created with a key
-    product = ProductFactory()
+    marketplaces_connect(["ebay", "etsy"])
+    product = ready_product()
     body = {"marketplace": "ebay", "action": "publish", "product_id": product.pk}
     first = api_client.post("/api/jobs/", body, HTTP_IDEMPOTENCY_KEY="order-2")
 
