@@ -8,20 +8,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from core.admin import (
-    TenantSchemaAdmin,
-    TenantSchemaTabularInline,
-    is_operator,
-    serves_public_schema,
-)
+from core.admin import TenantSchemaAdmin, TenantSchemaTabularInline, may_operate_tenant
 from marketplace.models import Category, CategoryMapping, ValueMapping
 
 
 class _Editable:
-    """Staff on a shop's host may add, change and delete mapping rows."""
+    """The shop's own staff (and platform operators) may add, change and delete mapping rows."""
 
     def _allowed(self, request: HttpRequest) -> bool:
-        return is_operator(request) and not serves_public_schema()
+        return may_operate_tenant(request)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._allowed(request)

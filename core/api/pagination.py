@@ -26,7 +26,7 @@ class JobCursorPagination(CursorPagination):
         cursor = super().decode_cursor(request)
         position = cursor.position if cursor is not None else None
         if position is not None and not (
-            position.isascii() and position.isdigit() and len(position) <= _MAX_ID_DIGITS
+            position.isascii() and position.isdigit() and len(position) <= _MAX_ID_DIGITS  # type: ignore[arg-type,attr-defined]
         ):
             raise NotFound(self.invalid_cursor_message)
         return cursor

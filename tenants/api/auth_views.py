@@ -57,7 +57,7 @@ class LoginView(APIView):
         )
         if membership is None:
             raise AuthenticationFailed("Wrong username or password.")
-        token, raw = api_token_issue(user=user, name=data.get("name", ""))
+        token, raw = api_token_issue(user=user, name=data.get("name", ""))  # type: ignore[arg-type]
         # What django.contrib.auth.login() would announce (no session here): sets last_login
         # and lets django-axes reset the user's failure count.
         user_logged_in.send(sender=type(user), request=request._request, user=user)

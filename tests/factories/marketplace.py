@@ -118,9 +118,13 @@ def marketplaces_connect(marketplaces) -> None:
         if ExtensionToken.objects.filter(tenant=tenant, revoked_at__isnull=True).exists():
             continue
         user = UserFactory()
-        Membership.objects.get_or_create(tenant=tenant, user=user)
-        ExtensionToken.objects.create(
-            tenant=tenant, user=user, name="tests", digest=f"d-{user.pk}", prefix="rlx_test"
+        Membership.objects.get_or_create(tenant=tenant, user=user)  # type: ignore[misc]
+        ExtensionToken.objects.create(  # type: ignore[misc]
+            tenant=tenant,
+            user=user,
+            name="tests",
+            digest=f"d-{user.pk}",
+            prefix="rlx_test",  # type: ignore[attr-defined]
         )
 
 
@@ -128,12 +132,12 @@ def ready_product(**kwargs: Any) -> Product:
     """A product with an image: ready wherever the shop is connected."""
     product = ProductFactory(**kwargs)
     ProductImageFactory(product=product, position=0)
-    return product
+    return product  # type: ignore[return-value]
 
 
 def make_job(*, marketplace: str = "ebay", action: str = "publish", **kwargs):
     if "product_id" not in kwargs and action in {"publish", "update", "delete"}:
-        kwargs["product_id"] = ProductFactory().pk
+        kwargs["product_id"] = ProductFactory().pk  # type: ignore[attr-defined]
     return job_create(marketplace=marketplace, action=action, **kwargs)
 
 
@@ -176,7 +180,7 @@ JOB_STATUS_WALKS: dict[str, tuple[str, ...]] = {
 
 def transition_kwargs(name: str, *, now: datetime) -> dict[str, Any]:
     """The arguments each transition needs besides `now`, with plausible values."""
-    return {
+    return {  # type: ignore[return-value]
         "claim": {},
         "complete": {"result": {"listing_id": "L-1"}},
         "defer_retry": {

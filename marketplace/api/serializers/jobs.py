@@ -109,7 +109,7 @@ class JobSerializer(serializers.ModelSerializer):
             "marketplace": job.marketplace,
             "action": job.action_type.code,
             "product_id": job.product_id,
-            "batch_id": job.batch.batch_id if job.batch_id else None,
+            "batch_id": job.batch.batch_id if job.batch_id else None,  # type: ignore[union-attr]
             "status": job.status,
             "status_reason": job.status_reason,
             "priority": job.priority,

@@ -59,9 +59,9 @@ class TransactionScopedCursor(Cursor):
             query = query.as_string(self)
         # With parameters the prefix goes through placeholder parsing too.
         sent = prefix.replace("%", "%%") if params is not None else prefix
-        super().execute(f"{sent}; {query}", params, **kwargs)
-        self.nextset()  # the SET's empty result, then the statement's own
-        source.search_path_sent(prefix)
+        super().execute(f"{sent}; {query}", params, **kwargs)  # type: ignore[misc]
+        self.nextset()  # type: ignore[attr-defined]  # the SET's empty result, then the statement's own
+        source.search_path_sent(prefix)  # type: ignore[union-attr]
         return self
 
     def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
@@ -84,9 +84,9 @@ class TransactionScopedCursor(Cursor):
         if source is not None and source.search_path_prefix(statement) is not None:
             if source.autocommit:
                 raise NotSupportedError("COPY needs a transaction (atomic()) for its search_path")
-            super().execute(source.search_path_sql)
+            super().execute(source.search_path_sql)  # type: ignore[misc]
             source.search_path_sent(source.search_path_sql)
-        return super().copy(statement, params, **kwargs)
+        return super().copy(statement, params, **kwargs)  # type: ignore[misc]
 
 
 class DatabaseOperations(PostgresOperations):
