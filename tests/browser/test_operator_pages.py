@@ -2,8 +2,6 @@
 its steps and events, see the batch's progress bar, run an action; and the API docs page, with
 no network beyond loopback."""
 
-import importlib.util
-
 import pytest
 from django.db import connection
 
@@ -16,24 +14,13 @@ from tests.factories.tenants import UserFactory
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PASSWORD = "operator-pw"
-# Static assets (the admin's CSS, Swagger UI) are served by whitenoise and shipped by
-# drf-spectacular-sidecar, which another change adds. Until both are installed, the two checks
-# that need them are expected to fail; strict, so they fail loudly once it lands: then remove
-# the marks.
-NO_WHITENOISE = importlib.util.find_spec("whitenoise") is None
-NO_SIDECAR = importlib.util.find_spec("drf_spectacular_sidecar") is None
-needs_static_files = pytest.mark.xfail(
-    NO_WHITENOISE,
-    reason="the admin's CSS is not served by daphne without whitenoise (another branch)",
-    strict=True,
-)
 
 
 @pytest.fixture
 def shop(live_tenant, no_broker):
     """A staff operator and a batch of three eBay jobs: one completed with its steps, one
     pending (to act on), one failed. Committed, so the web server sees them."""
-    operator = UserFactory(username="operator", password=PASSWORD, is_staff=True)
+    operator = UserFactory(username="operator", password=PASSWORD, is_staff=True, is_superuser=True)
     batch = make_batch(products=3, marketplaces=("ebay",))
     jobs = list(MarketplaceJob.objects.filter(batch=batch).select_related("product").order_by("pk"))
     done, pending, failed = jobs
@@ -123,7 +110,6 @@ def test_the_batch_page_shows_its_progress_bar(browser, web_server, shop):
     assert float(bar.get_attribute("value") or 0) == pytest.approx(66.67, abs=0.01)
 
 
-@needs_static_files
 def test_the_admin_is_rendered_with_its_stylesheets(browser, web_server, shop):
     base = f"http://{shop['host']}:{web_server.port}"
     page = browser.page
@@ -147,12 +133,6 @@ def test_the_admin_is_rendered_with_its_stylesheets(browser, web_server, shop):
     assert header not in ("rgba(0, 0, 0, 0)", "transparent"), header
 
 
-@pytest.mark.xfail(
-    NO_SIDECAR or NO_WHITENOISE,
-    reason="Swagger UI's assets come from a CDN until drf-spectacular-sidecar and whitenoise "
-    "serve them locally (another branch)",
-    strict=True,
-)
 def test_the_api_docs_page_renders_with_no_network(browser, web_server, test_tenants):
     page = browser.page
 

@@ -3,9 +3,10 @@ exercise the same path as production (idempotency keys, expiry, counters)."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import factory
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -117,14 +118,10 @@ def marketplaces_connect(marketplaces) -> None:
         tenant = connection.tenant
         if ExtensionToken.objects.filter(tenant=tenant, revoked_at__isnull=True).exists():
             continue
-        user = UserFactory()
-        Membership.objects.get_or_create(tenant=tenant, user=user)  # type: ignore[misc]
-        ExtensionToken.objects.create(  # type: ignore[misc]
-            tenant=tenant,
-            user=user,
-            name="tests",
-            digest=f"d-{user.pk}",
-            prefix="rlx_test",  # type: ignore[attr-defined]
+        user = cast("User", UserFactory())
+        Membership.objects.get_or_create(tenant=tenant, user=user)
+        ExtensionToken.objects.create(
+            tenant=tenant, user=user, name="tests", digest=f"d-{user.pk}", prefix="rlx_test"
         )
 
 
