@@ -42,6 +42,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate-limit-rate", type=float, default=0.04, help="sandbox 429 share")
     parser.add_argument("--port", type=int, default=8000, help="the web server's port")
     parser.add_argument("--flower", action="store_true", help="also start Flower (Procfile)")
+    parser.add_argument(
+        "--sales",
+        type=int,
+        default=None,
+        help="items a buyer purchases on eBay after publishing (default 2, 1 with --short)",
+    )
     parser.add_argument("--flower-port", type=int, default=5555, help="Flower's port")
     parser.add_argument(
         "--keep-running", action="store_true", help="leave the system up until Ctrl-C"
@@ -66,6 +72,9 @@ def demo_environment(*, database_url: str, ebay_port: int, etsy_port: int) -> di
         "VINTED_SPACING_JITTER_S": "0.1",
         "RELIST_RETRY_BACKOFF_SCALE_S": "0.25",
         "RELIST_SWEEP_INTERVAL_S": "10",
+        # Sale detection every 10 s (production: 120 s), so the sales phase shows in seconds.
+        "RELIST_SALE_SYNC_INTERVAL_S": "10",
+        "RELIST_SALE_SYNC_POLL_S": "2",
         # Every process of the demo writes its metrics here; /metrics adds them up.
         "PROMETHEUS_MULTIPROC_DIR": str(LOGS / "metrics"),
         "PYTHONUNBUFFERED": "1",
@@ -174,6 +183,9 @@ def _run(args: argparse.Namespace, services: Plan) -> int:
             f"web http://{seeded.domain}:{web_port}/api/docs/"
         )
         outcome = run.publish_and_watch(seeded, web_port=web_port, timeout=args.timeout)
+        sales = args.sales if args.sales is not None else (1 if args.short else 2)
+        if outcome.finished and sales > 0:
+            run.sell_and_watch(seeded, web_port=web_port, ebay_port=ebay_port, count=sales)
         if args.keep_running:
             flower_port = args.flower_port if args.flower else None
             run.explain(seeded, web_port=web_port, flower_port=flower_port)

@@ -6,7 +6,7 @@ import secrets
 import sys
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import unquote
 
@@ -175,6 +175,58 @@ def publish_and_watch(seeded: Seeded, *, web_port: int, timeout: float) -> Outco
     if not finished:
         print(f"The batch did not finish within {timeout:.0f}s.")
     return Outcome(finished, int(batch["completed_count"]), int(batch["failed_count"]))
+
+
+def sell_and_watch(
+    seeded: Seeded, *, web_port: int, ebay_port: int, count: int, timeout: float = 120.0
+) -> int:
+    """A buyer purchases `count` published items on eBay; the scheduled sale sync finds the
+    orders and the items are delisted everywhere else. Prints each marketplace's outcome and
+    the latency from the purchase to the delist job's end. Returns the sales fully delisted."""
+    api = f"http://127.0.0.1:{web_port}/api"
+    headers = {"Host": seeded.domain, "Authorization": f"Bearer {seeded.api_token}"}
+    sold: dict[int, tuple[str, float]] = {}
+    for product_id in seeded.product_ids:
+        if len(sold) == count:
+            break
+        sku = requests.get(f"{api}/products/{product_id}/", headers=headers, timeout=10).json()[
+            "sku"
+        ]
+        bought = requests.post(
+            f"http://127.0.0.1:{ebay_port}/__sandbox__/purchase", json={"sku": sku}, timeout=5
+        )
+        if bought.status_code == 200:  # an item whose eBay publish failed is not for sale there
+            sold[product_id] = (sku, time.time())
+    print(f"\nA buyer purchased {len(sold)} item(s) on eBay; waiting for the delists elsewhere…")
+    done: set[int] = set()
+    started = time.monotonic()
+    while len(done) < len(sold) and time.monotonic() - started < timeout:
+        for product_id, (sku, bought_at) in sold.items():
+            if product_id not in done and _delisted(api, headers, product_id, sku, bought_at):
+                done.add(product_id)
+        time.sleep(1)
+    for product_id in set(sold) - done:
+        print(f"  {sold[product_id][0]}: not delisted everywhere within {timeout:.0f}s")
+    return len(done)
+
+
+def _delisted(api: str, headers: dict[str, str], product_id: int, sku: str, at: float) -> bool:
+    """Print the sale's outcomes once every other marketplace is settled; True then."""
+    found = _poll(f"{api}/sales/?product_id={product_id}", headers=headers)
+    sales = (found or {}).get("results") or []
+    if not sales or any(a["outcome"] == "queued" for a in sales[0]["actions"]):
+        return False
+    parts = []
+    for action in sales[0]["actions"]:
+        line = f"{action['marketplace']}: {action['outcome']}"
+        if action["job_id"]:
+            job = _poll(f"{api}/jobs/{action['job_id']}/", headers=headers) or {}
+            if job.get("finished_at"):
+                ended = datetime.fromisoformat(job["finished_at"].replace("Z", "+00:00"))
+                line += f" in {ended.timestamp() - at:.1f}s"
+        parts.append(line)
+    print(f"  {sku} sold on eBay → " + ", ".join(parts))
+    return True
 
 
 def _poll(url: str, *, headers: dict[str, str]) -> dict | None:

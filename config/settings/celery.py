@@ -48,6 +48,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("RELIST_SALE_SYNC_POLL_S", default=15.0),
         "options": {"queue": "maintenance", "expires": 14},
     },
+    # Spare tenant schemas, cloned ahead of time so provisioning is a rename (docs/tenants.md).
+    "fill-spare-schemas": {
+        "task": "tenants.fill_spare_schemas",
+        "schedule": 60.0,
+        "options": {"queue": "maintenance", "expires": 50},
+    },
     "sweep-tenants-with-work": {
         "task": "marketplace.sweep",
         "schedule": RELIST_SWEEP_INTERVAL_S,

@@ -10,8 +10,9 @@ from config.env import env  # noqa: E402
 
 RELIST_TENANT_DOMAIN_SUFFIX = env("RELIST_TENANT_DOMAIN_SUFFIX", default="localhost")
 RELIST_PUBLIC_DOMAINS = env.list("RELIST_PUBLIC_DOMAINS", default=["localhost", "127.0.0.1"])
-# Send `SET search_path` only when the schema changes, not before every query (it doubled the
-# round trips). Safe because connections are not shared through a transaction-pooling proxy.
+# Read by django-tenants' own backend only. Relist's backend (tenants/db/backend) never sets a
+# session search_path: it travels with each transaction as SET LOCAL, so a transaction pooler
+# (pgbouncer) can sit in front. Kept True so django-tenants never sends a session SET itself.
 # https://django-tenants.readthedocs.io/en/latest/install.html#optional-settings
 TENANT_LIMIT_SET_CALLS = True
 
