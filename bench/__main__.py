@@ -307,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import relay  # noqa: PLC0415
 
         return relay.main(argv[1:])
+    if argv[:1] == ["sales"]:  # sale detection and auto-delist: its own world and options
+        from bench import sales  # noqa: PLC0415
+
+        return sales.main(argv[1:])
     opts = _parse(argv)
     install_cleanup()
     started = time.perf_counter()
