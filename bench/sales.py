@@ -354,24 +354,29 @@ class World:
         )
 
     def _provision(self, count: int) -> None:
-        from django.conf import settings  # noqa: PLC0415
+        """The first tenant as production provisions one; the others through the same service
+        over a copy of the first, still empty schema (django-tenants' clone_schema), since a
+        migration run per schema would take minutes here."""
+        from django_tenants.clone import CloneSchema  # noqa: PLC0415
 
+        from tenants.models import Tenant  # noqa: PLC0415
         from tenants.services import tenant_provision  # noqa: PLC0415
 
-        for n in range(count):
-            with contextlib.redirect_stdout(io.StringIO()):
-                tenant_provision(
-                    schema_name=SCHEMA.format(n=n),
-                    name=f"Sales bench shop {n}",
-                    domain=DOMAIN.format(n=n),
-                    owner_username=f"sales_bench_owner_{n:03d}",
-                )
-            if n == 0:
-                # The others are clones of the first, still empty schema (django-tenants'
-                # TENANT_BASE_SCHEMA): a migration run per schema would take minutes here.
-                settings.TENANT_CREATION_FAKES_MIGRATIONS = True
-                settings.TENANT_BASE_SCHEMA = SCHEMA.format(n=0)
-        settings.TENANT_CREATION_FAKES_MIGRATIONS = False
+        try:
+            for n in range(count):
+                if n == 1:
+                    Tenant.auto_create_schema = False
+                if n >= 1:
+                    CloneSchema().clone_schema(SCHEMA.format(n=0), SCHEMA.format(n=n), "DATA")
+                with contextlib.redirect_stdout(io.StringIO()):
+                    tenant_provision(
+                        schema_name=SCHEMA.format(n=n),
+                        name=f"Sales bench shop {n}",
+                        domain=DOMAIN.format(n=n),
+                        owner_username=f"sales_bench_owner_{n:03d}",
+                    )
+        finally:
+            Tenant.auto_create_schema = True
 
     def connect(self, tenants: list[int]) -> None:
         """eBay and Etsy OAuth grants, an extension token and a simulator per tenant."""

@@ -78,6 +78,7 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
         self.schema: str = self.scope["tenant_schema"]
         self.user_id: int | None = None
         self.token_id: int | None = None
+        self.connected_at = 0.0
         self.session_id = uuid.uuid4().hex
         self.pending: dict[str, str] = {}  # command id -> worker reply channel
         await self.accept()
@@ -151,20 +152,23 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
             return
         self.user_id, self.token_id = user_id, token_id
         self._auth_timer.cancel()
-        now = time.time()
+        self.connected_at = time.time()
+        await self._join()
+        await self._send({"type": "auth_ok", "session_id": self.session_id, "tenant": self.schema})
+        woken = await _wake_waiting_jobs(self.schema)
+        logger.info("vinted.connected", extra={"tenant": self.schema, "woken_jobs": woken})
+
+    async def _join(self) -> None:
         await sync_to_async(presence.presence_join, thread_sensitive=False)(
             schema=self.schema,
             session=presence.ExtensionSession(
                 channel=self.channel_name,
                 session_id=self.session_id,
-                user_id=user_id,
-                connected_at=now,
-                last_seen=now,
+                user_id=self.user_id or 0,
+                connected_at=self.connected_at,
+                last_seen=time.time(),
             ),
         )
-        await self._send({"type": "auth_ok", "session_id": self.session_id, "tenant": self.schema})
-        woken = await _wake_waiting_jobs(self.schema)
-        logger.info("vinted.connected", extra={"tenant": self.schema, "woken_jobs": woken})
 
     async def _on_reply(self, kind: str, message: dict[str, Any]) -> None:
         command_id = str(message.get("id", ""))
@@ -216,9 +220,18 @@ class VintedExtensionConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_BAD_TOKEN)
             return
         # Redis only: no need to queue behind the database thread.
-        await sync_to_async(presence.presence_touch, thread_sensitive=False)(
+        known = await sync_to_async(presence.presence_touch, thread_sensitive=False)(
             schema=self.schema, channel=self.channel_name
         )
+        if not known:
+            # A worker forgot this session when one command went unacknowledged (a slow
+            # moment, a busy tab), yet the socket still heartbeats: without coming back,
+            # every Vinted job of the tenant would wait for an extension that is connected.
+            await self._join()
+            woken = await _wake_waiting_jobs(self.schema)
+            logger.info(
+                "vinted.presence_restored", extra={"tenant": self.schema, "woken_jobs": woken}
+            )
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(message))
