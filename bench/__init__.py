@@ -15,4 +15,9 @@ never touched. The eBay sandbox and the Celery workers are real subprocesses.
 The tenants bench re-creates `relist_bench_tenants` each run and needs no Redis or worker.
 The relay bench has its own database (`relist_bench_relay`, kept between runs unless --fresh)
 and Redis db 7; daphne and the extension simulators are real subprocesses.
+
+    .venv/bin/python -m bench sales      # sale -> delisted everywhere, 20 then 100 tenants
+
+The sales bench (bench/sales.py) re-creates `relist_bench_sales`, uses Redis dbs 12/13 (of
+--redis), and starts the sandboxes, daphne, a simulator per tenant, the workers and beat.
 """

@@ -375,9 +375,16 @@ class VintedExtensionConsumer(ProtocolSocket):
             logger.info("vinted.token_revoked", extra={"tenant": self.schema})
             await self.close(code=CLOSE_BAD_TOKEN)
             return
-        # Written whole again rather than touched: a Redis that restarted and lost presence
-        # learns of this session at its next heartbeat, not at its next reconnect.
+        # Written whole again rather than touched: a Redis that restarted and lost presence, or
+        # a worker that forgot this session after one missed ack, learns of it at its next
+        # heartbeat, not at its next reconnect; the jobs that waited for it wake then.
+        known = await _in_thread(presence.presence_touch)(
+            schema=self.schema, channel=self.channel_name
+        )
         await _in_thread(presence.presence_join)(schema=self.schema, session=self.session)
+        if not known:
+            woken = await _wake_waiting_jobs(self.schema)
+            logger.info("vinted.session_restored", extra={"tenant": self.schema, "woken": woken})
 
 
 class LiveUpdatesConsumer(ProtocolSocket):

@@ -76,12 +76,15 @@ def presence_join(*, schema: str, session: ExtensionSession) -> None:
     pipe.execute()
 
 
-def presence_touch(*, schema: str, channel: str) -> None:
+def presence_touch(*, schema: str, channel: str) -> bool:
+    """Refresh a session; False when it is no longer known (expired, or forgotten by a worker
+    whose command went unacknowledged) although its socket is still alive."""
     client = redis_client()
     pipe = client.pipeline()
     pipe.expire(_SESSION.format(channel=channel), SESSION_TTL_S)
     pipe.zadd(_SESSIONS.format(schema=schema), {channel: time.time()}, xx=True)
-    pipe.execute()
+    refreshed, _ = pipe.execute()
+    return bool(refreshed)
 
 
 def presence_leave(*, schema: str, channel: str) -> None:

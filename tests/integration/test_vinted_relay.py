@@ -190,6 +190,24 @@ def test_no_ack_means_the_extension_is_gone(asgi_server, extension_token, live_t
         assert (sim.commands_received, sim.acks_sent) == (1, 0)
 
 
+def test_a_live_extension_forgotten_after_a_missed_ack_comes_back_at_its_next_heartbeat(
+    asgi_server, extension_token, live_tenant
+):
+    # given a connected extension that heartbeats, and misses one ack (a slow moment)
+    with simulator_for(asgi_server, extension_token, live_tenant, heartbeat_s=0.2) as sim:
+        sim.faults.add(Fault.no_ack())
+        with pytest.raises(JobDeferred):
+            _client().call("GET", USER_PATH)
+        # when its socket keeps heartbeating
+        wait_for(lambda: presence.presence_list(schema="test_shop_a"), timeout=5)
+        # then it is present again, on the same socket, and serves the next command
+        [session] = presence.presence_list(schema="test_shop_a")
+        assert (session.session_id, sim.connections) == (sim.session_id, 1)
+        assert _client().call("GET", USER_PATH) == {
+            "user": {"id": 51_000_001, "login": "relist_sim"}
+        }
+
+
 def test_a_socket_dropped_before_the_ack_defers_then_the_reconnected_extension_serves(
     asgi_server, extension_token, live_tenant
 ):

@@ -159,3 +159,17 @@ def test_a_message_nobody_listens_to_reaches_no_session(schemas):
     # when / then
     assert presence.presence_publish(schema=schema, message=b"payload") is None
     assert presence.presence_list(schema=schema) == []
+
+
+def test_a_touch_says_whether_the_session_is_still_known(schemas):
+    # given a session that heartbeats, then is forgotten (a worker's command went unacked)
+    schema, _ = schemas
+    tab = _session("tab")
+    presence.presence_join(schema=schema, session=tab)
+    assert presence.presence_touch(schema=schema, channel=tab.channel) is True
+    presence.presence_leave(schema=schema, channel=tab.channel)
+    # when it heartbeats again
+    known = presence.presence_touch(schema=schema, channel=tab.channel)
+    # then the touch reports it unknown, and does not resurrect a half session
+    assert known is False
+    assert presence.presence_list(schema=schema) == []
