@@ -223,8 +223,18 @@ def _run(database_url: str) -> int:
         return 1
     argv = bouncer.argv()
     print(f"pgbouncer on {bouncer.host} -> {bouncer.upstream}", flush=True)
-    os.execv(argv[0], argv)
-    return 1  # not reached
+    child = subprocess.Popen(argv)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        child.send_signal(signal.SIGINT)  # pgbouncer: SIGINT = safe shutdown
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
+    try:
+        return child.wait()
+    finally:
+        # Its socket and config live in a folder of its own: a stopped system leaves nothing.
+        shutil.rmtree(bouncer.directory, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
