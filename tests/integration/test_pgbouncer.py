@@ -13,6 +13,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django_tenants.postgresql_backend.base import DatabaseWrapper as StockTenantWrapper
 
 from marketplace.models import Listing, MarketplaceJob
+from marketplace.services.account_setup import connection_setup_refresh
 from marketplace.services.connections import TokenGrant, connection_store
 from marketplace.states import JobStatus
 from scripts.pgbouncer import Pgbouncer, binary
@@ -127,6 +128,8 @@ def _connect_ebay(ebay_server) -> None:
             refresh_token_expires_in=tokens["refresh_token_expires_in"],
         ),
     )
+    # As at connect time: the business policies and location every offer is sent with.
+    connection_setup_refresh(marketplace="ebay")
 
 
 def _publish_jobs(ebay_server, count: int) -> dict[int, str]:

@@ -521,7 +521,7 @@ def test_same_key_with_a_different_body_is_refused(tenant, api_client, change):
 def test_keys_are_per_endpoint(tenant, api_client):
     # given a job created under a key (the product ready for the batch endpoint's check)
     product = ready_product()
-    marketplaces_connect(["etsy"])
+    marketplaces_connect(["ebay", "etsy"])
     job_body = {"marketplace": "ebay", "action": "publish", "product_id": product.pk}
     job = api_client.post("/api/jobs/", job_body, HTTP_IDEMPOTENCY_KEY="shared-1")
     batch_body = {"product_ids": [product.pk], "marketplaces": ["etsy"], "action": "publish"}

@@ -5,7 +5,7 @@ from marketplace.models import Category, CategoryMapping, ValueMapping
 from tenants.context import tenant_context
 from tests.conftest import tenant_host
 from tests.factories.marketplace import ProductFactory, reference_category
-from tests.factories.tenants import UserFactory
+from tests.factories.tenants import MembershipFactory, UserFactory
 from tests.operators import host_client
 
 
@@ -73,8 +73,10 @@ def test_a_category_in_use_cannot_be_deleted(tenant, api_client):
     assert Category.objects.filter(code="scarves").exists()
 
 
-def test_operators_edit_mappings_in_the_shops_admin(tenant):
-    client = host_client(host=tenant_host(tenant), user=UserFactory(is_staff=True))
+def test_the_shops_staff_edit_mappings_in_its_admin(tenant):
+    staff = UserFactory(is_staff=True)
+    MembershipFactory(user=staff, tenant=tenant, role="staff")
+    client = host_client(host=tenant_host(tenant), user=staff)
     navy = ValueMapping.objects.get(kind="colour", value="navy", marketplace="vinted")
     page = client.get("/admin/marketplace/category/")
     change = client.post(
