@@ -584,8 +584,8 @@ class World:
             sold.detected_s = sale.detected_at.timestamp() - sold.at
             actions = list(SaleAction.objects.filter(sale=sale).select_related("job"))
         delists = [a for a in actions if a.kind == "delist"]
-        jobs = [a.job for a in delists]
-        if len(delists) != len(MARKETPLACES) - 1 or any(j is None for j in jobs):
+        jobs = [a.job for a in delists if a.job is not None]
+        if len(delists) != len(MARKETPLACES) - 1 or len(jobs) != len(delists):
             sold.failed = "actions: " + ", ".join(
                 f"{a.marketplace} {a.kind} {a.outcome}" for a in actions
             )
@@ -596,8 +596,9 @@ class World:
                 f"{j.marketplace} {j.status}: {j.error_message[:80]}" for j in gave_up
             )
             return
-        if all(j.status == "completed" for j in jobs):
-            sold.delisted_s = max(j.finished_at.timestamp() for j in jobs) - sold.at
+        ended = [j.finished_at for j in jobs if j.status == "completed" and j.finished_at]
+        if len(ended) == len(jobs):
+            sold.delisted_s = max(at.timestamp() for at in ended) - sold.at
 
     def _wait_delisted(self, phase: Phase) -> None:
         while True:
