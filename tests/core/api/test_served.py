@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from core.api.parsers import MAX_JSON_DEPTH
+from marketplace.services.ratelimit import redis_client
 from tenants.auth import api_token_issue
 from tenants.models import Domain, Tenant
 from tests.conftest import tenant_host
@@ -93,6 +94,16 @@ class Served:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self._log.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles() -> None:
+    """Throttle counters are per client IP and shared through Redis: earlier tests of the run
+    (all from 127.0.0.1) must not spend the budget of these servers' stricter scopes."""
+    cache.clear()
+    client = redis_client()
+    for key in client.scan_iter("relist:throttle:*"):
+        client.delete(key)
 
 
 @pytest.fixture(scope="module", params=["gunicorn", "daphne"])
