@@ -3,9 +3,10 @@
 Messages are only triggers: job state lives in PostgreSQL, so a message for a job that is no
 longer pending is dropped by the worker, and the sweep re-sends lost ones (`dispatched_at`).
 
-Seam for per-tenant fair dispatch: every trigger goes through `jobs_enqueue`, and the queue a job
-goes to is decided by `job_route` alone. A fair dispatcher (caps per tenant and marketplace,
-deferral instead of sleeping on a rate budget) replaces those two, nothing else.
+Fairness (docs/engine.md "Fairness"): every trigger goes through `jobs_enqueue`, which caps the
+`.high` band per tenant: only a tenant's RELIST_TENANT_HIGH_MAX oldest open priority 1-2 jobs of a
+marketplace go there, the rest to the normal band, so the band stays for what a person waits on.
+The per-tenant worker slots are taken at claim time (runner._slot_take).
 
 Messages are sent by task name (no import of tasks.py); tenant-schemas-celery's `send_task`
 stamps the connection's current schema into the message headers."""
@@ -15,12 +16,14 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from config.celery import app
-from core.queues import queue_for_job
+from core.queues import HIGH_PRIORITY_MAX, queue_for_job
 from marketplace.models import MarketplaceJob
+from marketplace.states import JobStatus
 
 RUN_JOB_TASK = "marketplace.run_job"
 # kombu's Redis transport keeps messages of priority p > 0 in "<queue>\x06\x16<p>" lists.
@@ -48,18 +51,42 @@ def job_enqueue(
     )
 
 
+def high_band_ids(*, marketplace: str) -> set[int]:
+    """The current tenant's jobs allowed in the marketplace's `.high` band: its
+    RELIST_TENANT_HIGH_MAX oldest open (pending or running) priority 1-2 jobs."""
+    return set(
+        MarketplaceJob.objects.filter(
+            marketplace=marketplace,
+            priority__lte=HIGH_PRIORITY_MAX,
+            status__in=(JobStatus.PENDING, JobStatus.RUNNING),
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[: int(settings.RELIST_TENANT_HIGH_MAX)]
+    )
+
+
+def _band_priority(job: MarketplaceJob, allowed: dict[str, set[int]]) -> int:
+    """The priority the route is chosen by: a high job beyond the tenant's cap goes normal."""
+    if job.priority > HIGH_PRIORITY_MAX:
+        return job.priority
+    if job.marketplace not in allowed:
+        allowed[job.marketplace] = high_band_ids(marketplace=job.marketplace)
+    return job.priority if job.pk in allowed[job.marketplace] else HIGH_PRIORITY_MAX + 1
+
+
 def jobs_enqueue(jobs: Iterable[MarketplaceJob]) -> int:
     """Publish on one producer (one broker connection) for the whole group: acquiring one per
     message made a 10,000-job batch crawl."""
     sent = 0
     now = timezone.now()
+    allowed: dict[str, set[int]] = {}
     with app.producer_or_acquire() as producer:
         for job in jobs:
             due = job.next_attempt_at
             job_enqueue(
                 job_id=job.pk,
                 marketplace=job.marketplace,
-                priority=job.priority,
+                priority=_band_priority(job, allowed),
                 eta=due if due is not None and due > now else None,
                 producer=producer,
             )

@@ -9,14 +9,16 @@ honour a pause or cancel asked while the step ran."""
 
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from core import metrics
 from core.errors import (
@@ -32,6 +34,7 @@ from marketplace.engine.steps import plan_rows, step_fail, step_unstart
 from marketplace.handlers.base import Handler, JobContext, StepInput
 from marketplace.handlers.registry import handler_get
 from marketplace.models import Listing, MarketplaceJob, Product
+from marketplace.services import ratelimit
 from marketplace.states import EventActor, JobStatus, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -72,9 +75,49 @@ def job_run(*, job_id: int) -> RunOutcome:
     except MarketplaceError as error:  # e.g. the product was deleted
         return _fail_before_start(job_id=job_id, error=error)
     now = timezone.now()
-    if not _claim(ctx, steps, plan, now):
-        return DROPPED
-    return _run_steps(ctx, handler, steps)
+    slot = _slot_take(ctx.job, now)
+    if slot is None:
+        return RunOutcome(
+            JobStatus.PENDING,
+            retry_at=now + timedelta(seconds=float(settings.RELIST_TENANT_SLOT_RETRY_S)),
+        )
+    try:
+        if not _claim(ctx, steps, plan, now):
+            return DROPPED
+        return _run_steps(ctx, handler, steps)
+    finally:
+        _slot_give(ctx.job, slot)
+
+
+# --- fairness: worker slots per (tenant, marketplace) -----------------------------------------
+
+
+def _slot_take(job: MarketplaceJob, now: datetime) -> str | None:
+    """One of the tenant's worker slots on this marketplace, or None when all are held: the job
+    is not claimed (nothing written, no attempt used) and its trigger comes back shortly, so
+    the thread goes to another tenant's job (DESIGN §3 "Fairness")."""
+    holder = f"{job.pk}:{secrets.token_hex(4)}"
+    try:
+        taken = ratelimit.tenant_slot_take(
+            tenant=connection.schema_name, marketplace=job.marketplace, holder=holder
+        )
+    except RedisError:  # fail open: a Redis outage must not stop every job
+        logger.warning("job.slot_unknown", extra={"job": job.pk}, exc_info=True)
+        return holder
+    if taken:
+        return holder
+    metrics.record_deferral(marketplace=job.marketplace, reason="tenant slots held")
+    logger.info("job.slot_cap", extra={"job": job.pk, "marketplace": job.marketplace, "at": now})
+    return None
+
+
+def _slot_give(job: MarketplaceJob, holder: str) -> None:
+    try:
+        ratelimit.tenant_slot_give(
+            tenant=connection.schema_name, marketplace=job.marketplace, holder=holder
+        )
+    except RedisError:  # the slot's expiry frees it
+        logger.warning("job.slot_not_given_back", extra={"job": job.pk}, exc_info=True)
 
 
 # --- load -------------------------------------------------------------------------------------
