@@ -46,6 +46,12 @@ RELIST_JOB_ATTEMPTS_FACTOR = env.int("RELIST_JOB_ATTEMPTS_FACTOR", default=3)
 RELIST_TENANT_SLOTS_PER_MARKETPLACE = env.int("RELIST_TENANT_SLOTS_PER_MARKETPLACE", default=4)
 RELIST_TENANT_SLOT_RETRY_S = env.float("RELIST_TENANT_SLOT_RETRY_S", default=1.0)
 RELIST_TENANT_HIGH_MAX = env.int("RELIST_TENANT_HIGH_MAX", default=5)
+# Triggers of one tenant in flight per marketplace: the rest of a batch waits in PostgreSQL and
+# is released as the tenant's own jobs finish (and by the sweep), so a 10,000-job batch never
+# sits in the queue ahead of other tenants.
+RELIST_TENANT_TRIGGER_WINDOW = env.int(
+    "RELIST_TENANT_TRIGGER_WINDOW", default=2 * RELIST_TENANT_SLOTS_PER_MARKETPLACE
+)
 
 # Beat: every sweep interval, visit the tenants of the due-work index (PostgreSQL, public
 # schema): expire, recover, re-dispatch. Entries expire so a backlog of sweeps never piles up.

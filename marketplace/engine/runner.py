@@ -29,7 +29,7 @@ from core.errors import (
     TransientMarketplaceError,
 )
 from marketplace.catalogue.models import MarketplaceActionType
-from marketplace.engine import lifecycle, liveness, sql
+from marketplace.engine import dispatch, lifecycle, liveness, sql
 from marketplace.engine.steps import plan_rows, step_fail, step_unstart
 from marketplace.handlers.base import Handler, JobContext, StepInput
 from marketplace.handlers.registry import handler_get
@@ -77,16 +77,15 @@ def job_run(*, job_id: int) -> RunOutcome:
     now = timezone.now()
     slot = _slot_take(ctx.job, now)
     if slot is None:
-        return RunOutcome(
-            JobStatus.PENDING,
-            retry_at=now + timedelta(seconds=float(settings.RELIST_TENANT_SLOT_RETRY_S)),
-        )
-    try:
-        if not _claim(ctx, steps, plan, now):
-            return DROPPED
-        return _run_steps(ctx, handler, steps)
-    finally:
-        _slot_give(ctx.job, slot)
+        retry_at = now + timedelta(seconds=float(settings.RELIST_TENANT_SLOT_RETRY_S))
+        outcome = RunOutcome(JobStatus.PENDING, retry_at=retry_at)
+    else:
+        try:
+            outcome = _run_steps(ctx, handler, steps) if _claim(ctx, steps, plan, now) else DROPPED
+        finally:
+            _slot_give(ctx.job, slot)
+    _top_up(ctx.job, outcome)
+    return outcome
 
 
 # --- fairness: worker slots per (tenant, marketplace) -----------------------------------------
@@ -109,6 +108,15 @@ def _slot_take(job: MarketplaceJob, now: datetime) -> str | None:
     metrics.record_deferral(marketplace=job.marketplace, reason="tenant slots held")
     logger.info("job.slot_cap", extra={"job": job.pk, "marketplace": job.marketplace, "at": now})
     return None
+
+
+def _top_up(job: MarketplaceJob, outcome: RunOutcome) -> None:
+    """This trigger is spent (or comes back later): release the tenant's next held-back jobs.
+    A failure here only delays them until the sweep re-sends them."""
+    try:
+        dispatch.jobs_top_up(job_id=job.pk, marketplace=job.marketplace, retry_at=outcome.retry_at)
+    except RedisError:
+        logger.warning("job.top_up_failed", extra={"job": job.pk}, exc_info=True)
 
 
 def _slot_give(job: MarketplaceJob, holder: str) -> None:

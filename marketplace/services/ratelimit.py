@@ -219,3 +219,80 @@ def tenant_slot_give(*, tenant: str, marketplace: str, holder: str) -> None:
 def tenant_slots_held(*, tenant: str, marketplace: str) -> int:
     key = tenant_slot_key(tenant=tenant, marketplace=marketplace)
     return int(redis_client().zcount(key, int(time.time() * 1000), "+inf"))
+
+
+# Triggers in flight per (tenant, marketplace) (docs/engine.md "Fairness"): a sorted set of job
+# ids scored by when their trigger counts as lost. KEYS[1] set, KEYS[2] "held back" flag;
+# ARGV: now (ms), expiry (ms), window, resend (1: a member may be sent again), ids... Returns the
+# ids admitted; any id left out sets the flag, so the runner tops the window up.
+_WINDOW_ADMIT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local window, resend, admitted, held = tonumber(ARGV[3]), ARGV[4] == '1', {}, false
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  if redis.call('ZSCORE', KEYS[1], id) then
+    if resend then redis.call('ZADD', KEYS[1], ARGV[2], id) table.insert(admitted, id) end
+  elseif redis.call('ZCARD', KEYS[1]) < window then
+    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    table.insert(admitted, id)
+  else
+    held = true
+  end
+end
+if held then redis.call('SET', KEYS[2], '1') end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return admitted
+"""
+
+
+@cache
+def _window_script() -> Any:
+    return redis_client().register_script(_WINDOW_ADMIT)
+
+
+def _window_keys(tenant: str, marketplace: str) -> list[str]:
+    base = f"relist:window:{tenant}:{marketplace}"
+    return [base, f"{base}:held"]
+
+
+def trigger_window_admit(
+    *, tenant: str, marketplace: str, job_ids: list[int], lost_after_s: float, resend: bool
+) -> set[int]:
+    """The jobs whose trigger may be sent now: at most RELIST_TENANT_TRIGGER_WINDOW of the
+    tenant's triggers are in flight on a marketplace; a job already in the window may be sent
+    again when `resend` (the sweep's lost trigger). Each entry lapses after `lost_after_s`."""
+    now_ms = int(time.time() * 1000)
+    admitted = _window_script()(
+        keys=_window_keys(tenant, marketplace),
+        args=[
+            now_ms,
+            now_ms + int(lost_after_s * 1000),
+            int(settings.RELIST_TENANT_TRIGGER_WINDOW),
+            "1" if resend else "0",
+            *job_ids,
+        ],
+    )
+    return {int(job_id) for job_id in admitted}
+
+
+def trigger_window_leave(*, tenant: str, marketplace: str, job_id: int) -> tuple[list[int], bool]:
+    """The job's trigger is spent: leave the window. Returns the ids still in it and whether
+    some of the tenant's jobs were held back (the flag is cleared: the caller tops up)."""
+    window, held = _window_keys(tenant, marketplace)
+    pipe = redis_client().pipeline()
+    pipe.zrem(window, job_id)
+    pipe.zrange(window, 0, -1)
+    pipe.get(held)
+    pipe.delete(held)
+    _, members, flag, _ = pipe.execute()
+    return [int(member) for member in members], flag is not None
+
+
+def trigger_window_mark_held(*, tenant: str, marketplace: str) -> None:
+    redis_client().set(_window_keys(tenant, marketplace)[1], "1")
+
+
+def trigger_window_keep(*, tenant: str, marketplace: str, job_id: int, until_s: float) -> None:
+    """The job's trigger comes back later (a deferral or retry countdown): it stays counted."""
+    window, _ = _window_keys(tenant, marketplace)
+    redis_client().zadd(window, {str(job_id): int(until_s * 1000)}, xx=True)

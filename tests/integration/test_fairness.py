@@ -22,6 +22,7 @@ from tests.integration.workers import WorkerProcess, purge_broker, worker_enviro
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SLOTS = 2
+WINDOW = 3
 EBAY_RATE = 2.0  # tokens per second: a bucket at -5 tokens is 3 s from its next call
 
 
@@ -42,6 +43,7 @@ def fair_worker(worker_env, celery_worker) -> Iterator[Callable[[int], WorkerPro
         "RELIST_TENANT_SLOTS_PER_MARKETPLACE": str(SLOTS),
         "RELIST_TENANT_SLOT_RETRY_S": "0.2",
         "EBAY_RATE_PER_SECOND": str(EBAY_RATE),
+        "RELIST_TENANT_TRIGGER_WINDOW": str(WINDOW),
     }
     try:
         yield start
@@ -53,8 +55,10 @@ def fair_worker(worker_env, celery_worker) -> Iterator[Callable[[int], WorkerPro
 
 
 @pytest.fixture
-def two_shops(ebay, live_tenant, other_tenant) -> Iterator[tuple[str, str]]:
-    """Both test tenants connected to the eBay sandbox; their budgets and slots fresh."""
+def two_shops(ebay, live_tenant, other_tenant, settings) -> Iterator[tuple[str, str]]:
+    """Both test tenants connected to the eBay sandbox; their budgets, slots and trigger
+    windows fresh, and the window of WINDOW triggers in this process too (it enqueues)."""
+    settings.RELIST_TENANT_TRIGGER_WINDOW = WINDOW
     connection.set_tenant(other_tenant)
     tokens = ebay.issue_tokens()
     connection_store(
@@ -76,8 +80,9 @@ def two_shops(ebay, live_tenant, other_tenant) -> Iterator[tuple[str, str]]:
 
 
 def _forget_fairness_keys(shops: tuple[str, ...]) -> None:
-    keys = [f"relist:{kind}:{shop}:ebay" for shop in shops for kind in ("ratelimit", "slots")]
-    redis_client().delete(*keys)
+    kinds = ("ratelimit", "slots", "window")
+    keys = [f"relist:{kind}:{shop}:ebay" for shop in shops for kind in kinds]
+    redis_client().delete(*keys, *(f"relist:window:{shop}:ebay:held" for shop in shops))
 
 
 def _publish_jobs(ebay, count: int, **kwargs) -> list[int]:
@@ -110,13 +115,14 @@ def test_another_tenants_single_job_runs_while_a_batch_waits_and_slots_hold(
     # when tenant B asks for one publish once A's jobs are all queued ahead of it
     connection.set_tenant(other_tenant)
     single = _publish_jobs(ebay, 1)
-    # then, watched all along: A never runs more than its slots at once, and B's job is done
-    # while A still has jobs waiting
-    most_running, a_open_when_b_done = 0, None
+    # then, watched all along: A never runs more than its slots at once, its batch is released
+    # a window at a time, and B's job is done while A still has jobs waiting
+    most_running, most_queued, a_open_when_b_done = 0, 0, None
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         a = _statuses(shop_a, batch)
         most_running = max(most_running, a.get(JobStatus.RUNNING, 0))
+        most_queued = max(most_queued, dispatch.queue_backlog("ebay"))
         if a_open_when_b_done is None and _statuses(shop_b, single).get(JobStatus.COMPLETED):
             a_open_when_b_done = a.get(JobStatus.PENDING, 0) + a.get(JobStatus.RUNNING, 0)
         if a.get(JobStatus.COMPLETED, 0) == len(batch):
@@ -127,6 +133,8 @@ def test_another_tenants_single_job_runs_while_a_batch_waits_and_slots_hold(
     assert a_open_when_b_done is not None
     assert a_open_when_b_done >= len(batch) // 3
     assert 1 <= most_running <= SLOTS
+    # and the queue never held more than A's window of triggers (plus B's one)
+    assert most_queued <= WINDOW + 1
 
 
 def test_a_spent_budget_defers_and_the_thread_runs_another_tenants_job(
