@@ -255,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count()} cpus, load {_load()}; eBay worker --pool threads --concurrency "
             f"{opts.concurrency}; EBAY_RATE_PER_SECOND={EBAY_RATE}; slots per tenant "
             f"{settings.RELIST_TENANT_SLOTS_PER_MARKETPLACE}, high band per tenant "
-            f"{settings.RELIST_TENANT_HIGH_MAX}"
+            f"{settings.RELIST_TENANT_HIGH_MAX}, trigger window "
+            f"{settings.RELIST_TENANT_TRIGGER_WINDOW}"
         )
         extra = {"EBAY_RATE_PER_SECOND": EBAY_RATE}
         CeleryWorker(
