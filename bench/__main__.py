@@ -315,6 +315,7 @@ SUBCOMMANDS = {
     "chaos": "the whole system under faults, on its own PostgreSQL and Redis",
     "relay": "the extension relay round trip",
     "sales": "sale to delisted everywhere, over many tenants",
+    "fairness": "one tenant's single job behind another's batch; throughput spread over tenants",
 }
 
 

@@ -23,6 +23,9 @@ os.environ.setdefault("RELIST_THROTTLE_AUTH_FAILURE", "100000/min")
 os.environ.setdefault("RELIST_AUTH_CACHE_TTL_S", "0")
 os.environ.setdefault("RELIST_TENANT_CACHE_TTL_S", "0")
 os.environ.setdefault("LOG_FORMAT", "console")
+# The per-tenant trigger window lives in Redis, which tests do not empty between them: wide open
+# by default (every enqueue sends, as tests expect); tests/integration/test_fairness.py sets it.
+os.environ.setdefault("RELIST_TENANT_TRIGGER_WINDOW", "1000000")
 
 from config.settings.base import *  # noqa: F403
 

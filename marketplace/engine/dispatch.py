@@ -3,9 +3,10 @@
 Messages are only triggers: job state lives in PostgreSQL, so a message for a job that is no
 longer pending is dropped by the worker, and the sweep re-sends lost ones (`dispatched_at`).
 
-Seam for per-tenant fair dispatch: every trigger goes through `jobs_enqueue`, and the queue a job
-goes to is decided by `job_route` alone. A fair dispatcher (caps per tenant and marketplace,
-deferral instead of sleeping on a rate budget) replaces those two, nothing else.
+Fairness (docs/engine.md "Fairness"): every trigger goes through `jobs_enqueue`, which caps the
+`.high` band per tenant: only a tenant's RELIST_TENANT_HIGH_MAX oldest open priority 1-2 jobs of a
+marketplace go there, the rest to the normal band, so the band stays for what a person waits on.
+The per-tenant worker slots are taken at claim time (runner._slot_take).
 
 Messages are sent by task name (no import of tasks.py); tenant-schemas-celery's `send_task`
 stamps the connection's current schema into the message headers."""
@@ -15,12 +16,16 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config.celery import app
-from core.queues import queue_for_job
+from core.queues import HIGH_PRIORITY_MAX, queue_for_job
 from marketplace.models import MarketplaceJob
+from marketplace.services import ratelimit
+from marketplace.states import JobStatus
 
 RUN_JOB_TASK = "marketplace.run_job"
 # kombu's Redis transport keeps messages of priority p > 0 in "<queue>\x06\x16<p>" lists.
@@ -48,23 +53,108 @@ def job_enqueue(
     )
 
 
-def jobs_enqueue(jobs: Iterable[MarketplaceJob]) -> int:
+def high_band_ids(*, marketplace: str) -> set[int]:
+    """The current tenant's jobs allowed in the marketplace's `.high` band: its
+    RELIST_TENANT_HIGH_MAX oldest open (pending or running) priority 1-2 jobs."""
+    return set(
+        MarketplaceJob.objects.filter(
+            marketplace=marketplace,
+            priority__lte=HIGH_PRIORITY_MAX,
+            status__in=(JobStatus.PENDING, JobStatus.RUNNING),
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[: int(settings.RELIST_TENANT_HIGH_MAX)]
+    )
+
+
+def _band_priority(job: MarketplaceJob, allowed: dict[str, set[int]]) -> int:
+    """The priority the route is chosen by: a high job beyond the tenant's cap goes normal."""
+    if job.priority > HIGH_PRIORITY_MAX:
+        return job.priority
+    if job.marketplace not in allowed:
+        allowed[job.marketplace] = high_band_ids(marketplace=job.marketplace)
+    return job.priority if job.pk in allowed[job.marketplace] else HIGH_PRIORITY_MAX + 1
+
+
+def _window_lost_after_s() -> float:
+    """A window entry lapses when its trigger would count as lost (two sweep intervals)."""
+    return 2 * float(settings.RELIST_SWEEP_INTERVAL_S)
+
+
+def _admitted(jobs: list[MarketplaceJob], *, resend: bool, now: datetime) -> list[MarketplaceJob]:
+    """The jobs of the group whose trigger fits the tenant's window, per marketplace."""
+    admitted: set[int] = set()
+    for marketplace in {job.marketplace for job in jobs}:
+        group = [job for job in jobs if job.marketplace == marketplace]
+        latest = max((job.next_attempt_at or now for job in group), default=now)
+        admitted |= ratelimit.trigger_window_admit(
+            tenant=connection.schema_name,
+            marketplace=marketplace,
+            job_ids=[job.pk for job in group],
+            lost_after_s=_window_lost_after_s() + max((latest - now).total_seconds(), 0.0),
+            resend=resend,
+        )
+    return [job for job in jobs if job.pk in admitted]
+
+
+def jobs_enqueue(jobs: Iterable[MarketplaceJob], *, resend: bool = True) -> int:
     """Publish on one producer (one broker connection) for the whole group: acquiring one per
-    message made a 10,000-job batch crawl."""
+    message made a 10,000-job batch crawl. Only the jobs that fit the tenant's trigger window
+    are sent; the others stay pending in PostgreSQL and are released by `jobs_top_up` as the
+    tenant's jobs finish (or by the sweep)."""
     sent = 0
     now = timezone.now()
+    allowed: dict[str, set[int]] = {}
+    admitted = _admitted(list(jobs), resend=resend, now=now)
     with app.producer_or_acquire() as producer:
-        for job in jobs:
+        for job in admitted:
             due = job.next_attempt_at
             job_enqueue(
                 job_id=job.pk,
                 marketplace=job.marketplace,
-                priority=job.priority,
+                priority=_band_priority(job, allowed),
                 eta=due if due is not None and due > now else None,
                 producer=producer,
             )
             sent += 1
     return sent
+
+
+def jobs_top_up(*, job_id: int, marketplace: str, retry_at: datetime | None) -> int:
+    """After a run of `job_id` (in its tenant's schema): a trigger that comes back later (a
+    deferral, a retry, the slot cap) stays in the window; otherwise it leaves it, and when
+    some of the tenant's jobs were held back, the oldest due ones (priority first) fill the
+    free places. Returns the triggers sent."""
+    tenant = connection.schema_name
+    if retry_at is not None:
+        until = retry_at.timestamp() + _window_lost_after_s()
+        ratelimit.trigger_window_keep(
+            tenant=tenant, marketplace=marketplace, job_id=job_id, until_s=until
+        )
+        return 0
+    members, held = ratelimit.trigger_window_leave(
+        tenant=tenant, marketplace=marketplace, job_id=job_id
+    )
+    free = int(settings.RELIST_TENANT_TRIGGER_WINDOW) - len(members)
+    if not held:
+        return 0
+    if free <= 0:
+        ratelimit.trigger_window_mark_held(tenant=tenant, marketplace=marketplace)
+        return 0
+    now = timezone.now()
+    due = list(
+        MarketplaceJob.objects.filter(marketplace=marketplace, status=JobStatus.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exclude(pk__in=[*members, job_id])
+        .order_by("priority", "pk")
+        .only("pk", "status", "marketplace", "priority", "next_attempt_at")[:free]
+    )
+    if len(due) == free:  # maybe more behind them
+        ratelimit.trigger_window_mark_held(tenant=tenant, marketplace=marketplace)
+    if not due:
+        return 0
+    MarketplaceJob.objects.filter(pk__in=[job.pk for job in due]).update(dispatched_at=now)
+    return jobs_enqueue(due, resend=False)
 
 
 def jobs_enqueue_on_commit(jobs: Iterable[MarketplaceJob]) -> None:

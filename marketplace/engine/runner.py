@@ -9,14 +9,16 @@ honour a pause or cancel asked while the step ran."""
 
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from core import metrics
 from core.errors import (
@@ -27,11 +29,12 @@ from core.errors import (
     TransientMarketplaceError,
 )
 from marketplace.catalogue.models import MarketplaceActionType
-from marketplace.engine import lifecycle, liveness, sql
+from marketplace.engine import dispatch, lifecycle, liveness, sql
 from marketplace.engine.steps import plan_rows, step_fail, step_unstart
 from marketplace.handlers.base import Handler, JobContext, StepInput
 from marketplace.handlers.registry import handler_get
 from marketplace.models import Listing, MarketplaceJob, Product
+from marketplace.services import ratelimit
 from marketplace.services.live import live_job_changed
 from marketplace.states import EventActor, JobStatus, TaskStatus
 
@@ -73,9 +76,57 @@ def job_run(*, job_id: int) -> RunOutcome:
     except MarketplaceError as error:  # e.g. the product was deleted
         return _fail_before_start(job_id=job_id, error=error)
     now = timezone.now()
-    if not _claim(ctx, steps, plan, now):
-        return DROPPED
-    return _run_steps(ctx, handler, steps)
+    slot = _slot_take(ctx.job, now)
+    if slot is None:
+        retry_at = now + timedelta(seconds=float(settings.RELIST_TENANT_SLOT_RETRY_S))
+        outcome = RunOutcome(JobStatus.PENDING, retry_at=retry_at)
+    else:
+        try:
+            outcome = _run_steps(ctx, handler, steps) if _claim(ctx, steps, plan, now) else DROPPED
+        finally:
+            _slot_give(ctx.job, slot)
+    _top_up(ctx.job, outcome)
+    return outcome
+
+
+# --- fairness: worker slots per (tenant, marketplace) -----------------------------------------
+
+
+def _slot_take(job: MarketplaceJob, now: datetime) -> str | None:
+    """One of the tenant's worker slots on this marketplace, or None when all are held: the job
+    is not claimed (nothing written, no attempt used) and its trigger comes back shortly, so
+    the thread goes to another tenant's job (DESIGN §3 "Fairness")."""
+    holder = f"{job.pk}:{secrets.token_hex(4)}"
+    try:
+        taken = ratelimit.tenant_slot_take(
+            tenant=connection.schema_name, marketplace=job.marketplace, holder=holder
+        )
+    except RedisError:  # fail open: a Redis outage must not stop every job
+        logger.warning("job.slot_unknown", extra={"job": job.pk}, exc_info=True)
+        return holder
+    if taken:
+        return holder
+    metrics.record_deferral(marketplace=job.marketplace, reason="tenant slots held")
+    logger.info("job.slot_cap", extra={"job": job.pk, "marketplace": job.marketplace, "at": now})
+    return None
+
+
+def _top_up(job: MarketplaceJob, outcome: RunOutcome) -> None:
+    """This trigger is spent (or comes back later): release the tenant's next held-back jobs.
+    A failure here only delays them until the sweep re-sends them."""
+    try:
+        dispatch.jobs_top_up(job_id=job.pk, marketplace=job.marketplace, retry_at=outcome.retry_at)
+    except RedisError:
+        logger.warning("job.top_up_failed", extra={"job": job.pk}, exc_info=True)
+
+
+def _slot_give(job: MarketplaceJob, holder: str) -> None:
+    try:
+        ratelimit.tenant_slot_give(
+            tenant=connection.schema_name, marketplace=job.marketplace, holder=holder
+        )
+    except RedisError:  # the slot's expiry frees it
+        logger.warning("job.slot_not_given_back", extra={"job": job.pk}, exc_info=True)
 
 
 # --- load -------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Rate limits per (tenant, marketplace), shared by every worker through Redis.
 
-A token bucket in one Lua script (atomic in Redis, one round trip per call). Short waits are
-slept in the worker; a wait longer than `max_inline_wait` (a spent daily budget) defers the job,
-which consumes no attempt. Etsy's published budget: 10 requests/s and 10,000/day per app:
+A token bucket in one Lua script (atomic in Redis, one round trip per call). No worker sleeps on
+another job's budget (DESIGN §3 "Fairness"): the first call of a client that finds the bucket
+empty defers its job by the exact wait (pending again, no attempt used, the thread free at once).
+Only a client that already spent a token in this step may wait inline, at most the refill of one
+token (`max_inline_wait`), so a multi-call step always progresses instead of re-running forever.
+A spent daily budget always defers. Etsy's published budget: 10 requests/s and 10,000/day per app:
 https://developers.etsy.com/documentation/essentials/rate-limits"""
 
 import random
@@ -62,7 +65,7 @@ class TokenBucketLimiter:
         per_second: float,
         burst: int,
         per_day: int | None = None,
-        max_inline_wait: float = 2.0,
+        max_inline_wait: float | None = None,
     ) -> None:
         tenant = tenant or connection.schema_name
         self.key = f"relist:ratelimit:{tenant}:{marketplace}"
@@ -70,7 +73,9 @@ class TokenBucketLimiter:
         self.per_second = per_second
         self.burst = burst
         self.per_day = per_day
-        self.max_inline_wait = max_inline_wait
+        # Inline waits are only for the later calls of one step: one token's refill at most.
+        self.max_inline_wait = (1.0 / per_second) if max_inline_wait is None else max_inline_wait
+        self._spent = False
 
     @classmethod
     def for_marketplace(cls, marketplace: str) -> "TokenBucketLimiter":
@@ -90,8 +95,9 @@ class TokenBucketLimiter:
         while True:
             wait_ms = bucket(keys=[self.key], args=[self.per_second, self.burst, time.time(), 1])
             if wait_ms == 0:
+                self._spent = True
                 return
-            if wait_ms / 1000 > self.max_inline_wait:
+            if not self._spent or wait_ms / 1000 > self.max_inline_wait:
                 raise JobDeferred(
                     f"The {self.marketplace} rate budget is spent for now.", delay_s=wait_ms / 1000
                 )
@@ -119,9 +125,16 @@ return 1
 
 
 class VintedPacer:
-    """Serialises one tenant's Vinted commands with anti-bot spacing (MARKETPLACES.md §4)."""
+    """Serialises one tenant's Vinted commands with anti-bot spacing (MARKETPLACES.md §4).
 
-    def __init__(self, *, tenant: str, lease_s: float, max_wait_s: float = 30.0) -> None:
+    A turn not yet due defers the job by the exact wait (the spacing left), and a turn held by
+    another command defers it by `HELD_RETRY_S`: no thread sleeps on a shop's turn. Only a step
+    that already sent a command may wait its own spacing inline (`max_wait_s`, set by the client
+    after its first call), so a multi-call step is never re-run forever."""
+
+    HELD_RETRY_S = 5.0
+
+    def __init__(self, *, tenant: str, lease_s: float, max_wait_s: float = 0.0) -> None:
         self.lock_key = f"relist:vinted:turn:{tenant}"
         self.next_key = f"relist:vinted:next:{tenant}"
         self.lease_ms = int(lease_s * 1000) + 5000
@@ -140,9 +153,16 @@ class VintedPacer:
                 return token
             pause = min(wait_ms / 1000, 0.05)
             if waited + pause > self.max_wait_s:
-                raise JobDeferred("Another Vinted command of this shop is running.", delay_s=5)
+                raise self._deferral(wait_ms / 1000)
             time.sleep(pause)
             waited += pause
+
+    def _deferral(self, wait_s: float) -> JobDeferred:
+        if redis_client().exists(self.lock_key):
+            return JobDeferred(
+                "Another Vinted command of this shop is running.", delay_s=self.HELD_RETRY_S
+            )
+        return JobDeferred("This shop's next Vinted turn is not due yet.", delay_s=wait_s)
 
     def give(self, token: str) -> None:
         _, give = _turn_scripts()
@@ -157,3 +177,122 @@ class VintedPacer:
 def _turn_scripts() -> tuple[Any, Any]:
     client = redis_client()
     return client.register_script(_TURN_TAKE), client.register_script(_TURN_GIVE)
+
+
+# Worker slots per (tenant, marketplace): a sorted set of holders scored by their expiry, so a
+# slot of a killed worker frees itself (the TTL safety net) while a live one is released in
+# `finally`. KEYS[1] set; ARGV: holder, now (ms), expiry (ms), cap. Returns 1 if taken.
+_SLOT_TAKE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+@cache
+def _slot_script() -> Any:
+    return redis_client().register_script(_SLOT_TAKE)
+
+
+def tenant_slot_key(*, tenant: str, marketplace: str) -> str:
+    return f"relist:slots:{tenant}:{marketplace}"
+
+
+def tenant_slot_take(*, tenant: str, marketplace: str, holder: str) -> bool:
+    """Take one of the tenant's RELIST_TENANT_SLOTS_PER_MARKETPLACE worker slots (False: all
+    held, the caller defers its job). Held at most the task's hard time limit."""
+    now_ms = int(time.time() * 1000)
+    expiry_ms = now_ms + int(settings.CELERY_TASK_TIME_LIMIT * 1000)
+    taken = _slot_script()(
+        keys=[tenant_slot_key(tenant=tenant, marketplace=marketplace)],
+        args=[holder, now_ms, expiry_ms, int(settings.RELIST_TENANT_SLOTS_PER_MARKETPLACE)],
+    )
+    return bool(taken)
+
+
+def tenant_slot_give(*, tenant: str, marketplace: str, holder: str) -> None:
+    redis_client().zrem(tenant_slot_key(tenant=tenant, marketplace=marketplace), holder)
+
+
+def tenant_slots_held(*, tenant: str, marketplace: str) -> int:
+    key = tenant_slot_key(tenant=tenant, marketplace=marketplace)
+    return int(redis_client().zcount(key, int(time.time() * 1000), "+inf"))
+
+
+# Triggers in flight per (tenant, marketplace) (docs/engine.md "Fairness"): a sorted set of job
+# ids scored by when their trigger counts as lost. KEYS[1] set, KEYS[2] "held back" flag;
+# ARGV: now (ms), expiry (ms), window, resend (1: a member may be sent again), ids... Returns the
+# ids admitted; any id left out sets the flag, so the runner tops the window up.
+_WINDOW_ADMIT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local window, resend, admitted, held = tonumber(ARGV[3]), ARGV[4] == '1', {}, false
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  if redis.call('ZSCORE', KEYS[1], id) then
+    if resend then redis.call('ZADD', KEYS[1], ARGV[2], id) table.insert(admitted, id) end
+  elseif redis.call('ZCARD', KEYS[1]) < window then
+    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    table.insert(admitted, id)
+  else
+    held = true
+  end
+end
+if held then redis.call('SET', KEYS[2], '1') end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return admitted
+"""
+
+
+@cache
+def _window_script() -> Any:
+    return redis_client().register_script(_WINDOW_ADMIT)
+
+
+def _window_keys(tenant: str, marketplace: str) -> list[str]:
+    base = f"relist:window:{tenant}:{marketplace}"
+    return [base, f"{base}:held"]
+
+
+def trigger_window_admit(
+    *, tenant: str, marketplace: str, job_ids: list[int], lost_after_s: float, resend: bool
+) -> set[int]:
+    """The jobs whose trigger may be sent now: at most RELIST_TENANT_TRIGGER_WINDOW of the
+    tenant's triggers are in flight on a marketplace; a job already in the window may be sent
+    again when `resend` (the sweep's lost trigger). Each entry lapses after `lost_after_s`."""
+    now_ms = int(time.time() * 1000)
+    admitted = _window_script()(
+        keys=_window_keys(tenant, marketplace),
+        args=[
+            now_ms,
+            now_ms + int(lost_after_s * 1000),
+            int(settings.RELIST_TENANT_TRIGGER_WINDOW),
+            "1" if resend else "0",
+            *job_ids,
+        ],
+    )
+    return {int(job_id) for job_id in admitted}
+
+
+def trigger_window_leave(*, tenant: str, marketplace: str, job_id: int) -> tuple[list[int], bool]:
+    """The job's trigger is spent: leave the window. Returns the ids still in it and whether
+    some of the tenant's jobs were held back (the flag is cleared: the caller tops up)."""
+    window, held = _window_keys(tenant, marketplace)
+    pipe = redis_client().pipeline()
+    pipe.zrem(window, job_id)
+    pipe.zrange(window, 0, -1)
+    pipe.get(held)
+    pipe.delete(held)
+    _, members, flag, _ = pipe.execute()
+    return [int(member) for member in members], flag is not None
+
+
+def trigger_window_mark_held(*, tenant: str, marketplace: str) -> None:
+    redis_client().set(_window_keys(tenant, marketplace)[1], "1")
+
+
+def trigger_window_keep(*, tenant: str, marketplace: str, job_id: int, until_s: float) -> None:
+    """The job's trigger comes back later (a deferral or retry countdown): it stays counted."""
+    window, _ = _window_keys(tenant, marketplace)
+    redis_client().zadd(window, {str(job_id): int(until_s * 1000)}, xx=True)

@@ -104,6 +104,9 @@ class VintedClient:
     def __init__(self, *, tenant: str | None = None, timeout_s: float = 60.0) -> None:
         self.tenant = tenant or connection.schema_name
         self.timeout_s = timeout_s
+        # The first command of a step never waits for the shop's turn (the job is deferred);
+        # the later ones wait their own spacing so a multi-call step progresses.
+        self._commands_sent = 0
 
     def call(
         self,
@@ -125,7 +128,12 @@ class VintedClient:
         }
         where = f"vinted {method} {path}"
         ack_s = settings.VINTED_ACK_TIMEOUT_S
-        pacer = VintedPacer(tenant=self.tenant, lease_s=self.timeout_s + ack_s)
+        own_spacing = settings.VINTED_MIN_SPACING_S + settings.VINTED_SPACING_JITTER_S + 0.5
+        pacer = VintedPacer(
+            tenant=self.tenant,
+            lease_s=self.timeout_s + ack_s,
+            max_wait_s=own_spacing if self._commands_sent else 0.0,
+        )
         try:
             turn = pacer.take()
         except RedisError as error:
@@ -138,6 +146,7 @@ class VintedClient:
             if channel is None:
                 raise JobDeferred(WAITING_FOR_EXTENSION, delay_s=OFFLINE_RECHECK_S)
             sent = True
+            self._commands_sent += 1
             reply = _roundtrip(channel, command, ack_s=ack_s, result_s=self.timeout_s)
         except (RedisError, OSError, ValueError) as error:
             # The relay failed (Redis away or timing out, an unreadable answer): once sent,
