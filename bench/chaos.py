@@ -229,6 +229,9 @@ class ChaosSystem:
             env=self.environment(), name=f"chaos-system-{self.schema}",
         )  # fmt: skip
         _wait_port(self.web_port, timeout=90)
+        # honcho gives each Procfile entry the next hundred: `sockets` (daphne) is web + 100.
+        sockets_port = self.web_port + 100
+        _wait_port(sockets_port, timeout=90)
         deadline = time.monotonic() + 120
         while self.system.log_tail(10**7).count(" ready.") < 4:
             if time.monotonic() > deadline or not self.system.alive():
@@ -238,8 +241,8 @@ class ChaosSystem:
             self.account = VintedAccount()
             self.vinted_faults = FaultPlan(seed=11)
         self.simulator = ExtensionSimulator(
-            f"ws://127.0.0.1:{self.web_port}/ws/vinted/", self.extension_token,
-            host=f"{self.domain}:{self.web_port}", account=self.account, faults=self.vinted_faults,
+            f"ws://127.0.0.1:{sockets_port}/ws/vinted/", self.extension_token,
+            host=f"{self.domain}:{sockets_port}", account=self.account, faults=self.vinted_faults,
             fetch_photos=False, seed=11,
         ).start_in_thread(timeout=30)  # fmt: skip
         say(f"  system up (honcho over the Procfile, pgbouncer "
