@@ -182,9 +182,10 @@ class ChaosSystem:
         """A shop of its own for the next scenario, so the jobs a fault left behind in the
         previous one are not counted (and do not hold its extension's command lock)."""
         from django.db import connections  # noqa: PLC0415
-        from rest_framework.authtoken.models import Token  # noqa: PLC0415
 
+        from marketplace.services.account_setup import connection_setup_refresh  # noqa: PLC0415
         from marketplace.services.connections import connection_store  # noqa: PLC0415
+        from tenants.auth import api_token_issue  # noqa: PLC0415
         from tenants.context import tenant_context  # noqa: PLC0415
         from tenants.models import Membership  # noqa: PLC0415
         from tenants.services import extension_token_issue, tenant_provision  # noqa: PLC0415
@@ -198,7 +199,7 @@ class ChaosSystem:
                 owner_username=f"chaos{self.tenants}",
             )  # fmt: skip
         owner = Membership.objects.select_related("user").get(tenant=tenant, role="owner").user
-        self.api_token = Token.objects.get_or_create(user=owner)[0].key
+        _, self.api_token = api_token_issue(user=owner, name="chaos bench")
         _, self.extension_token = extension_token_issue(tenant=tenant, user=owner, name="sim")
         ebay = self.sandbox("ebay", "POST", "tokens", {})
         etsy = self.sandbox("etsy", "POST", "tokens", {})
@@ -206,6 +207,9 @@ class ChaosSystem:
             connection_store(marketplace="ebay", grant=_grant(ebay))
             connection_store(marketplace="etsy", grant=_grant(etsy),
                              account_id=str(etsy["shop_id"]))  # fmt: skip
+            # As at connect time: the policies / profiles every listing is sent with.
+            connection_setup_refresh(marketplace="ebay")
+            connection_setup_refresh(marketplace="etsy")
 
     def fresh(self) -> None:
         """Between scenarios: the system stopped, Redis emptied, a new shop, the system and
@@ -284,7 +288,7 @@ class ChaosSystem:
         return response.json()
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Host": self.domain, "Authorization": f"Token {self.api_token}"}
+        headers = {"Host": self.domain, "Authorization": f"Bearer {self.api_token}"}
         return requests.request(
             method, f"http://127.0.0.1:{self.web_port}/api/{path}", headers=headers, timeout=30,
             **kwargs,
@@ -421,7 +425,7 @@ def _products(system: ChaosSystem, scenario: str, count: int) -> tuple[list[int]
 
     from django.db import connections  # noqa: PLC0415
 
-    from marketplace.models import Product, ProductImage  # noqa: PLC0415
+    from marketplace.models import Category, Product, ProductImage  # noqa: PLC0415
     from tenants.context import tenant_context  # noqa: PLC0415
 
     connections.close_all()  # a restart may have broken the bench's own connection
@@ -430,8 +434,10 @@ def _products(system: ChaosSystem, scenario: str, count: int) -> tuple[list[int]
     with tenant_context(system.schema):
         for n in range(count):
             product = Product.objects.create(
-                sku=f"{run}-{n:04d}", title=f"Chaos jacket {n}", description="Worn once.",
-                price=Decimal("20.00") + n, currency="EUR", brand="Relist", size="M",
+                sku=f"{run}-{n:04d}", title=f"Levi's denim jacket {n}", description="Worn once.",
+                price=Decimal("20.00") + n, currency="EUR", brand="Levi's", size="M",
+                category=Category.objects.get(code="mens-coats-jackets"),
+                condition="used_very_good", colours=["blue"], material="Cotton", weight_g=700,
             )  # fmt: skip
             ProductImage.objects.create(
                 product=product,
