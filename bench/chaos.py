@@ -507,7 +507,7 @@ def run_scenario(system: ChaosSystem, scenario: str, *, jobs: int, timeout: floa
 def _recount(system: ChaosSystem, batch_id: str) -> dict[str, int]:
     """The batch's jobs by status, read one by one through the API."""
     statuses: Counter = Counter()
-    url: str | None = f"jobs/?batch={batch_id}&page_size=200"
+    url: str | None = f"jobs/?batch_id={batch_id}&page_size=200"
     for _ in range(10_000):
         if url is None:
             break
