@@ -21,7 +21,8 @@ from marketplace.models import Listing, Product, ProductImage
 from marketplace.states import ListingStatus
 from sales.models import LinkReview
 
-_MARKER = re.compile(r"\[ref:([^\]\s]{1,64})\]")
+# The `[ref:SKU]` marker Relist writes into the descriptions it publishes (Product.marker).
+MARKER = re.compile(r"\[ref:([^\]\s]{1,64})\]")
 _SPACES = re.compile(r"\s+")
 # Products at one price compared by title per imported item; a shop rarely has more.
 MAX_MATCH_CANDIDATES = 500
@@ -41,7 +42,7 @@ class ImportedItem:
 
     @property
     def marker_sku(self) -> str:
-        found = _MARKER.search(self.description) or _MARKER.search(self.title)
+        found = MARKER.search(self.description) or MARKER.search(self.title)
         return found.group(1) if found else ""
 
     def as_json(self) -> dict[str, Any]:
@@ -83,7 +84,7 @@ class Reconciled:
 
 
 def _title_key(title: str) -> str:
-    return _SPACES.sub(" ", _MARKER.sub("", title)).strip().casefold()
+    return _SPACES.sub(" ", MARKER.sub("", title)).strip().casefold()
 
 
 def listings_reconcile(

@@ -6,7 +6,6 @@ returned: a re-synced order, or two sync jobs racing on the same order, change n
 """
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,12 +18,11 @@ from marketplace.models import Listing, Order, Product
 from marketplace.states import ListingStatus
 from sales.models import OrderLine, OversellAlert, Sale
 from sales.services.fanout import sale_fan_out
+from sales.services.imports import MARKER
 from sales.services.live import live_sales_changed
 from sales.states import RESTOCKING_ORDER_STATUSES
 
 logger = logging.getLogger(__name__)
-
-_MARKER = re.compile(r"\[ref:([^\]\s]{1,64})\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +139,7 @@ def _lines_link(*, marketplace: str, lines: list[OrderLine]) -> None:
     if not lines:
         return
     skus = {line.sku for line in lines if line.sku}
-    markers = {m.group(1) for line in lines if (m := _MARKER.search(line.title))}
+    markers = {m.group(1) for line in lines if (m := MARKER.search(line.title))}
     products = {p.sku: p.pk for p in Product.objects.filter(sku__in=skus | markers)}
     listed = {
         listing.external_id: (listing.product_id, listing.pk)
@@ -151,7 +149,7 @@ def _lines_link(*, marketplace: str, lines: list[OrderLine]) -> None:
         )
     }
     for line in lines:
-        marker = _MARKER.search(line.title)
+        marker = MARKER.search(line.title)
         by_listing = listed.get(line.external_listing_id) if line.external_listing_id else None
         line.product_id = (
             products.get(line.sku)
