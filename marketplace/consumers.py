@@ -29,6 +29,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import connection
+from redis.exceptions import RedisError
 
 from marketplace.services import presence, relay
 from marketplace.services.live import (
@@ -128,7 +129,14 @@ class ProtocolSocket(AsyncWebsocketConsumer):
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self._error("malformed", "Messages are JSON objects with a string `type`.")
             return
-        await self.dispatch_message(message, raw)
+        try:
+            await self.dispatch_message(message, raw)
+        except RedisError:
+            # Redis down (the client already retried a stale connection): say so and keep the
+            # socket. A lost answer ends the worker's wait as ambiguous, reconciled by the
+            # [ref:SKU] marker; closing the socket would only add a reconnect to the outage.
+            logger.warning("socket.redis_unavailable", extra={"tenant": self.schema})
+            await self._error("unavailable", "The relay is briefly unavailable; send it again.")
 
     async def dispatch_message(self, message: dict[str, Any], raw: str) -> None:
         raise NotImplementedError

@@ -41,19 +41,31 @@ def _infra_countdown(retries: int) -> float:
     soft_time_limit=600,
     time_limit=660,
 )
-def run_job_task(self, job_id: int) -> str:
-    from marketplace.engine.runner import job_run  # noqa: PLC0415
+def run_job_task(
+    self, job_id: int, abandoned_attempt: int | None = None, abandoned_by: str | None = None
+) -> str:
+    from marketplace.engine.runner import RunAbandoned, job_run  # noqa: PLC0415
     from marketplace.engine.tenancy import TenantGone, schema_check  # noqa: PLC0415
 
     try:
         schema_check(expected=_header_schema(self.request))
-        outcome = job_run(job_id=job_id)
+        outcome = job_run(
+            job_id=job_id, abandoned_attempt=abandoned_attempt, abandoned_by=abandoned_by
+        )
     except TenantGone as gone:
         logger.warning(
             "job.message_rejected",
             extra={"job": job_id, "schema": gone.schema, "reason": gone.reason},
         )
         return "rejected"
+    except RunAbandoned as abandoned:
+        # Mid-run: the retried message carries which run to put back (runner.RunAbandoned).
+        countdown = _infra_countdown(self.request.retries)
+        logger.warning(
+            "job.infra_retry",
+            extra={"job": job_id, "error": repr(abandoned.__cause__), "countdown": countdown},
+        )
+        raise self.retry(countdown=countdown, kwargs=abandoned.mark) from abandoned
     except (OperationalError, InterfaceError) as error:
         # Before or during the claim: the job is still pending (or will be recovered); retry
         # the trigger rather than acknowledge it. The broken connection is dropped by the
@@ -67,7 +79,7 @@ def run_job_task(self, job_id: int) -> str:
     if outcome.retry_at is not None:
         countdown = max((outcome.retry_at - timezone.now()).total_seconds(), 0.0)
         if countdown <= MAX_COUNTDOWN_S:
-            raise self.retry(countdown=countdown)
+            raise self.retry(countdown=countdown, kwargs={})
     return outcome.status
 
 

@@ -15,6 +15,7 @@ from django.db import connection
 from django.http.request import validate_host
 from django_tenants.utils import remove_www, schema_exists
 
+from core.redis_clients import redis_from_url
 from tenants.auth import user_for_token
 from tenants.models import Domain, ExtensionToken, Membership
 
@@ -75,7 +76,7 @@ def api_token_member(*, schema: str, raw: str) -> int | None:
 
 @cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis_from_url(settings.REDIS_URL)
 
 
 def _failures_key(ip: str, now: float) -> str:

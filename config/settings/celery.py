@@ -44,15 +44,17 @@ RELIST_JOB_ATTEMPTS_FACTOR = env.int("RELIST_JOB_ATTEMPTS_FACTOR", default=3)
 # used, nothing written). High-band jobs one tenant may have open per marketplace; the rest of
 # its priority 1-2 jobs go to the normal band.
 RELIST_TENANT_SLOTS_PER_MARKETPLACE = env.int("RELIST_TENANT_SLOTS_PER_MARKETPLACE", default=4)
+# Vinted runs one command at a time per shop (one logged-in browser): a second slot would only
+# bounce off the shop's turn (a 5 s deferral each time), so one job at a time per shop.
+RELIST_TENANT_SLOTS_VINTED = env.int("RELIST_TENANT_SLOTS_VINTED", default=1)
 RELIST_TENANT_SLOT_RETRY_S = env.float("RELIST_TENANT_SLOT_RETRY_S", default=1.0)
 RELIST_TENANT_HIGH_MAX = env.int("RELIST_TENANT_HIGH_MAX", default=5)
 # Triggers of one tenant in flight per marketplace: the rest of a batch waits in PostgreSQL and
 # is released as the tenant's own jobs finish (and by the sweep), so a 10,000-job batch never
-# sits in the queue ahead of other tenants. Equal to the slots: a wider window queues triggers
-# that the slot cap then bounces (measured: 2 x slots spread 20 tenants' throughput by 1.67).
-RELIST_TENANT_TRIGGER_WINDOW = env.int(
-    "RELIST_TENANT_TRIGGER_WINDOW", default=RELIST_TENANT_SLOTS_PER_MARKETPLACE
-)
+# sits in the queue ahead of other tenants. 0 (the default): the marketplace's slots. A wider
+# window queues triggers that the slot cap then bounces (measured: 2 x slots spread 20
+# tenants' throughput by 1.67).
+RELIST_TENANT_TRIGGER_WINDOW = env.int("RELIST_TENANT_TRIGGER_WINDOW", default=0)
 
 # Beat: every sweep interval, visit the tenants of the due-work index (PostgreSQL, public
 # schema): expire, recover, re-dispatch. Entries expire so a backlog of sweeps never piles up.

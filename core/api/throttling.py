@@ -16,12 +16,14 @@ import redis
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.redis_clients import redis_from_url
+
 SCOPES = ("user", "ip")
 
 
 @cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis_from_url(settings.REDIS_URL)
 
 
 class ClientRateThrottle(SimpleRateThrottle):

@@ -11,6 +11,8 @@ The per-tenant worker slots are taken at claim time (runner._slot_take).
 Messages are sent by task name (no import of tasks.py); tenant-schemas-celery's `send_task`
 stamps the connection's current schema into the message headers."""
 
+import base64
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
@@ -135,7 +137,7 @@ def jobs_top_up(*, job_id: int, marketplace: str, retry_at: datetime | None) -> 
     members, held = ratelimit.trigger_window_leave(
         tenant=tenant, marketplace=marketplace, job_id=job_id
     )
-    free = int(settings.RELIST_TENANT_TRIGGER_WINDOW) - len(members)
+    free = ratelimit.trigger_window(marketplace) - len(members)
     if not held:
         return 0
     if free <= 0:
@@ -181,6 +183,64 @@ def _enqueue_in_schema(schema: str, jobs: list[MarketplaceJob]) -> None:
 
     with tenant_context(schema):
         jobs_enqueue(jobs)
+
+
+def jobs_resend(jobs: list[MarketplaceJob]) -> int:
+    """The sweep's re-send of lost triggers and of jobs held back when the release after them
+    was lost (a Redis restart empties the window and its "held" flag): only the jobs the
+    tenant's window admits are stamped and sent; the others stay held, unstamped, for the
+    next top-up or sweep."""
+    now = timezone.now()
+    admitted = _admitted(jobs, resend=True, now=now)
+    if not admitted:
+        return 0
+    MarketplaceJob.objects.filter(
+        pk__in=[job.pk for job in admitted], status=JobStatus.PENDING
+    ).update(dispatched_at=now)
+    return jobs_enqueue(admitted, resend=True)
+
+
+# A queue longer than this is not read to find which jobs it holds (the sweep then waits for
+# RELIST_BACKLOG_LOST_AFTER_S, as for any backlog it cannot see into).
+QUEUE_SCAN_MAX = 20_000
+
+
+def queued_job_ids(*, marketplace: str, schema: str) -> set[int] | None:
+    """The jobs of `schema` whose trigger waits in one of the marketplace's queues (both bands,
+    every priority list), read from the messages themselves; None when the queues are too long
+    to read. A trigger taken by a worker that was then SIGKILLed is in none of them (it sits
+    unacknowledged until the visibility timeout), which is how the sweep tells it is lost."""
+    names = [
+        name
+        for base in (job_route(marketplace=marketplace, priority=1),
+                     job_route(marketplace=marketplace, priority=HIGH_PRIORITY_MAX + 1))
+        for name in (base, *(f"{base}\x06\x16{step}" for step in _PRIORITY_STEPS))
+    ]  # fmt: skip
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        pipe = client.pipeline()
+        for name in names:
+            pipe.llen(name)
+        if sum(int(n) for n in pipe.execute()) > QUEUE_SCAN_MAX:
+            return None
+        pipe = client.pipeline()
+        for name in names:
+            pipe.lrange(name, 0, -1)
+        raw = [message for messages in pipe.execute() for message in messages]
+    return {job_id for message in raw if (job_id := _trigger_job(message, schema)) is not None}
+
+
+def _trigger_job(raw: bytes, schema: str) -> int | None:
+    """The job id of a run_job message of `schema` (kombu's Redis envelope), else None."""
+    try:
+        envelope = json.loads(raw)
+        headers = envelope["headers"]
+        if headers.get("task") != RUN_JOB_TASK or headers.get("_schema_name") != schema:
+            return None
+        args = json.loads(base64.b64decode(envelope["body"]))[0]
+        return int(args[0])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 def queue_backlog(queue: str) -> int:

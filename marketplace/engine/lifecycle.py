@@ -197,3 +197,27 @@ def job_stop_if_requested(
             steps_cancel_remaining(job_id=job.pk)
     logger.info("job.stopped_on_request", extra={"job": job.pk, "request": name, "where": where})
     return True
+
+
+def job_put_back(
+    *,
+    job: MarketplaceJob,
+    now: datetime,
+    where: str,
+    error_code: str,
+    message: str,
+    actor: EventActor = EventActor.WORKER,
+) -> MarketplaceJob:
+    """A running job nobody runs any more (its worker died, or its run was abandoned when the
+    database went away): a pause or cancel asked meanwhile is honoured; otherwise it goes back
+    to pending with the attempt counted (failed when none are left). `job` is locked by the
+    caller, inside its transaction."""
+    requests = (job.cancel_requested, job.pause_requested)
+    if not job_stop_if_requested(job=job, now=now, where=where, actor=actor, requests=requests):
+        job_retry_or_fail(job=job, error_code=error_code, message=message, actor=actor)
+        metrics.record_retry(
+            marketplace=job.marketplace,
+            reason=error_code,
+            exhausted=job.status == JobStatus.FAILED,
+        )
+    return job

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -65,7 +65,27 @@ class _NotRunning(Exception):
     """The completion found the job no longer running: roll back what finish() wrote."""
 
 
-def job_run(*, job_id: int) -> RunOutcome:
+class RunAbandoned(Exception):
+    """The database went away during a run: this thread stops, the job stays running. The task
+    retries its message with this mark, so whichever worker gets it puts the job back at once
+    (`abandoned`) instead of waiting for the stale heartbeat."""
+
+    def __init__(self, *, attempt: int, claimer: str) -> None:
+        super().__init__(f"run {attempt} of {claimer} abandoned")
+        self.attempt, self.claimer = attempt, claimer
+
+    @property
+    def mark(self) -> dict[str, Any]:
+        return {"abandoned_attempt": self.attempt, "abandoned_by": self.claimer}
+
+
+def job_run(
+    *, job_id: int, abandoned_attempt: int | None = None, abandoned_by: str | None = None
+) -> RunOutcome:
+    if abandoned_attempt is not None and abandoned_by is not None:
+        put_back = _put_back_abandoned(job_id, attempt=abandoned_attempt, claimer=abandoned_by)
+        if put_back is not None:
+            return put_back
     loaded = _load(job_id)
     if loaded is None:
         return DROPPED
@@ -81,8 +101,12 @@ def job_run(*, job_id: int) -> RunOutcome:
         retry_at = now + timedelta(seconds=float(settings.RELIST_TENANT_SLOT_RETRY_S))
         outcome = RunOutcome(JobStatus.PENDING, retry_at=retry_at)
     else:
+        run = ctx.job.attempts + 1  # this run's attempt, if the claim commits
         try:
             outcome = _run_steps(ctx, handler, steps) if _claim(ctx, steps, plan, now) else DROPPED
+        except DatabaseError as error:
+            # Even the claim may have committed before the error: the mark says which run.
+            raise RunAbandoned(attempt=run, claimer=liveness.process_ident()) from error
         finally:
             _slot_give(ctx.job, slot)
     _top_up(ctx.job, outcome)
@@ -127,6 +151,31 @@ def _slot_give(job: MarketplaceJob, holder: str) -> None:
         )
     except RedisError:  # the slot's expiry frees it
         logger.warning("job.slot_not_given_back", extra={"job": job.pk}, exc_info=True)
+
+
+def _put_back_abandoned(job_id: int, *, attempt: int, claimer: str) -> RunOutcome | None:
+    """The run `attempt` of `claimer` was abandoned (RunAbandoned): if the job is still in that
+    run, put it back now. None when it is not (the claim never committed, or the sweep already
+    recovered it): the message then runs as an ordinary trigger."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = (
+            MarketplaceJob.objects.locked()
+            .filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt, claimed_by=claimer)
+            .select_related("action_type")
+            .first()
+        )
+        if job is None:
+            return None
+        lifecycle.job_put_back(
+            job=job,
+            now=now,
+            where="after its run lost the database",
+            error_code="interrupted",
+            message="The database connection was lost while this job ran.",
+        )
+    logger.warning("job.put_back", extra={"job": job_id, "status": job.status})
+    return RunOutcome(job.status, retry_at=job.next_attempt_at)
 
 
 # --- load -------------------------------------------------------------------------------------
@@ -301,6 +350,10 @@ def _run_steps(ctx: JobContext, handler: Handler, steps: list[Step]) -> RunOutco
             return _retry_or_fail(ctx.job, step, error)
         except ApplicationError as error:
             return _fail(ctx.job, step, error)
+        except DatabaseError:
+            raise  # the database itself: nothing can be written now (see _orphans)
+        except Exception as error:  # Redis away, a bug: never leave the job running
+            return _retry_or_fail(ctx.job, step, _unexpected(step, error))
         results[step.name] = result
         step.status, step.result = TaskStatus.SUCCESS, result
         following = _next_step(steps)
@@ -311,6 +364,16 @@ def _run_steps(ctx: JobContext, handler: Handler, steps: list[Step]) -> RunOutco
             return stopped
         step = following
     return _complete(ctx, handler, None, results)
+
+
+def _unexpected(step: Step, error: Exception) -> TransientMarketplaceError:
+    """An error no client classified (Redis refusing the rate limiter's script during a
+    restart, a bug): retried with backoff within the step's budget like a lost worker's job,
+    at once instead of after the stale-heartbeat limit. Logged with its trace."""
+    logger.error("job.step_error", extra={"step": step.name}, exc_info=error)
+    return TransientMarketplaceError(
+        f"{step.name}: internal error ({type(error).__name__}: {error})", ambiguous=True
+    )
 
 
 def _boundary(job: MarketplaceJob, *, done: Step, following: Step) -> RunOutcome | None:

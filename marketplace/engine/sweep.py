@@ -12,15 +12,15 @@ from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core import metrics
 from marketplace.engine import dispatch, duework, lifecycle, liveness
 from marketplace.engine.transitions import jobs_bulk_transition
 from marketplace.handlers.base import WAITING_FOR_EXTENSION
 from marketplace.models import MarketplaceJob
+from marketplace.services import presence
 from marketplace.states import EventActor, JobStatus
 from tenants.context import tenant_context
 from tenants.models import Tenant
@@ -93,46 +93,29 @@ def _recover(lost: Q, *, now: datetime) -> int:
             )
             if locked is None:
                 continue
-            requests = (locked.cancel_requested, locked.pause_requested)
-            if not lifecycle.job_stop_if_requested(
+            lifecycle.job_put_back(
                 job=locked,
                 now=now,
                 where="after its worker was lost",
+                error_code="worker_lost",
+                message="The worker running this job stopped responding.",
                 actor=EventActor.BEAT,
-                requests=requests,
-            ):
-                lifecycle.job_retry_or_fail(
-                    job=locked,
-                    error_code="worker_lost",
-                    message="The worker running this job stopped responding.",
-                    actor=EventActor.BEAT,
-                )
-                metrics.record_retry(
-                    marketplace=locked.marketplace,
-                    reason="worker_lost",
-                    exhausted=locked.status == JobStatus.FAILED,
-                )
-                if locked.status == JobStatus.PENDING:
-                    dispatch.jobs_enqueue_on_commit([locked])
+            )
+            if locked.status == JobStatus.PENDING:
+                dispatch.jobs_enqueue_on_commit([locked])
             recovered += 1
     return recovered
 
 
-def _backlogged_queues(marketplaces: set[tuple[str, int]]) -> set[tuple[str, int]]:
-    backlogged = set()
-    for marketplace, priority in marketplaces:
-        queue = dispatch.job_route(marketplace=marketplace, priority=priority)
-        if dispatch.queue_backlog(queue) > 0:
-            backlogged.add((marketplace, priority))
-    return backlogged
-
-
 def jobs_dispatch_due(*, now: datetime | None = None, limit: int = 5000) -> int:
-    """Re-send pending jobs whose trigger is due and looks lost: due (a retry's time passed by a
-    sweep interval) and last dispatched over a sweep interval ago while their queue is empty,
-    or over RELIST_BACKLOG_LOST_AFTER_S ago whatever the queue holds (and always the long wait
-    for jobs waiting for the Vinted extension: its connection wakes them). Each re-send stamps
-    `dispatched_at`, so one job is re-sent at most once per interval."""
+    """Re-send pending jobs whose trigger is due and lost, within two sweep intervals of the
+    loss: due (a retry's time passed by a sweep interval), last dispatched over a sweep
+    interval ago (or never: held back by the tenant's window), and not waiting in the queue
+    (read from the queued messages, so a healthy backlog is never duplicated, while a trigger
+    lost with a Redis restart or taken by a SIGKILLed worker is seen at once). Where the queue
+    is too long to read, and for jobs parked for the Vinted extension (its connection wakes
+    them), the long RELIST_BACKLOG_LOST_AFTER_S applies. The tenant's window decides how many
+    are sent (`dispatch.jobs_resend`); only those are stamped."""
     now = now or timezone.now()
     fast = now - lost_after()
     slow = now - timedelta(seconds=float(settings.RELIST_BACKLOG_LOST_AFTER_S))
@@ -154,26 +137,25 @@ def jobs_dispatch_due(*, now: datetime | None = None, limit: int = 5000) -> int:
     )
     if not candidates:
         return 0
-    backlogged = _backlogged_queues({(job.marketplace, job.priority) for job in candidates})
+    queued = {
+        marketplace: dispatch.queued_job_ids(marketplace=marketplace, schema=connection.schema_name)
+        for marketplace in {job.marketplace for job in candidates}
+    }
 
     def lost(job: MarketplaceJob) -> bool:
-        patient = (
-            job.status_reason == WAITING_FOR_EXTENSION
-            or (job.marketplace, job.priority) in backlogged
-        )
-        # A job parked without a trigger (waiting for the extension) counts from its parking.
-        return not patient or (job.dispatched_at or job.updated_at) <= slow
+        in_queue = queued[job.marketplace]
+        if job.status_reason == WAITING_FOR_EXTENSION or in_queue is None:
+            # A job parked without a trigger counts from its parking.
+            return (job.dispatched_at or job.updated_at) <= slow
+        return job.pk not in in_queue
 
     due = [job for job in candidates if lost(job)]
-    if not due:
-        return 0
-    with transaction.atomic():
-        MarketplaceJob.objects.filter(pk__in=[job.pk for job in due]).update(dispatched_at=now)
-        for job in due:
-            job.next_attempt_at = None  # due now: no eta
-        dispatch.jobs_enqueue_on_commit(due)
-    logger.info("sweep.redispatched", extra={"count": len(due)})
-    return len(due)
+    for job in due:
+        job.next_attempt_at = None  # due now: no eta
+    sent = dispatch.jobs_resend(due) if due else 0
+    if sent:
+        logger.info("sweep.redispatched", extra={"count": sent})
+    return sent
 
 
 def jobs_wake_waiting(*, marketplace: str) -> int:
@@ -198,13 +180,25 @@ def jobs_wake_waiting(*, marketplace: str) -> int:
     return len(waiting)
 
 
+def jobs_wake_if_extension_present() -> int:
+    """Jobs parked for the extension while one is connected: parked just after its connect woke
+    the waiting ones (a race of milliseconds, seen after a Redis restart), they would wait for
+    the 5-minute recheck. Woken here within one sweep interval instead."""
+    parked = MarketplaceJob.objects.filter(
+        marketplace="vinted", status=JobStatus.PENDING, status_reason=WAITING_FOR_EXTENSION
+    )
+    if not parked.exists() or not presence.presence_list(schema=connection.schema_name):
+        return 0
+    return jobs_wake_waiting(marketplace="vinted")
+
+
 def tenant_sweep(*, stale_after: timedelta | None = None) -> dict[str, int]:
     """Inside one tenant: expire, recover dead workers' jobs, re-send due and lost triggers."""
     stale_after = stale_after or timedelta(seconds=float(settings.RELIST_STALE_HEARTBEAT_S))
     return {
         "expired": jobs_expire_overdue(),
         "recovered": jobs_recover_dead_workers() + jobs_recover_stale(stale_after=stale_after),
-        "dispatched": jobs_dispatch_due(),
+        "dispatched": jobs_dispatch_due() + jobs_wake_if_extension_present(),
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from redis.exceptions import RedisError
 
 from batches.models import BatchJob
 from core.background_loop import background_loop
@@ -46,8 +47,12 @@ def has_subscribers(schema: str) -> bool:
         return cached[1]
     key = SUBSCRIBERS.format(schema=schema)
     client = redis_client()
-    client.zremrangebyscore(key, 0, time.time() - SUBSCRIBER_TTL_S)
-    live = client.zcard(key) > 0
+    try:
+        client.zremrangebyscore(key, 0, time.time() - SUBSCRIBER_TTL_S)
+        live = client.zcard(key) > 0
+    except RedisError:  # live updates are best effort: never fail the job's transition
+        logger.warning("live.subscribers_unknown", extra={"tenant": schema})
+        live = False
     _subscribed[schema] = (now, live)
     return live
 

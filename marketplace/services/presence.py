@@ -13,6 +13,8 @@ from typing import Any, cast
 import redis
 from django.conf import settings
 
+from core.redis_clients import redis_from_url
+
 SESSION_TTL_S = 60
 _SESSION_PREFIX = "relist:vinted:session:"
 _SESSIONS = "relist:vinted:sessions:{schema}"  # zset channel -> last seen
@@ -40,7 +42,7 @@ return false
 @cache
 def redis_client() -> redis.Redis:
     """One pool per process (redis-py renews its connections after a fork)."""
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis_from_url(settings.REDIS_URL)
 
 
 @cache

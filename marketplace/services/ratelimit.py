@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from core.errors import JobDeferred
+from core.redis_clients import redis_from_url
 
 # KEYS[1] bucket; ARGV: rate/s, burst, now (s, float), cost. Returns the wait in ms (0 = go).
 _BUCKET = """
@@ -47,7 +48,7 @@ return 1
 
 @cache
 def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis_from_url(settings.REDIS_URL)
 
 
 @cache
@@ -106,10 +107,10 @@ class TokenBucketLimiter:
 
 # Vinted pacing: one command at a time per tenant's extension, and a minimum spacing (plus
 # jitter) between two commands, shared by every worker. KEYS: lock, next-allowed time.
-# ARGV: token, now (ms), lease (ms). Returns 0 when the turn is taken, else the wait in ms.
+# ARGV: token, now (ms), lease (ms). Returns 0 when the turn is taken, -1 when another command
+# holds it (its lease says nothing about when it ends), else the spacing left in ms.
 _TURN_TAKE = """
-local pttl = redis.call('PTTL', KEYS[1])
-if pttl > 0 then return pttl end
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local next_at = tonumber(redis.call('GET', KEYS[2]) or '0')
 local now = tonumber(ARGV[2])
 if now < next_at then return next_at - now end
@@ -151,14 +152,17 @@ class VintedPacer:
             )
             if wait_ms == 0:
                 return token
-            pause = min(wait_ms / 1000, 0.05)
+            # Held: poll briefly (a command takes well under a second); spacing: its exact wait.
+            pause = 0.05 if wait_ms < 0 else min(wait_ms / 1000, 0.05)
             if waited + pause > self.max_wait_s:
-                raise self._deferral(wait_ms / 1000)
+                raise self._deferral(held=wait_ms < 0, wait_s=wait_ms / 1000)
             time.sleep(pause)
             waited += pause
 
-    def _deferral(self, wait_s: float) -> JobDeferred:
-        if redis_client().exists(self.lock_key):
+    def _deferral(self, *, held: bool, wait_s: float) -> JobDeferred:
+        """Decided from the script's one answer: reading the lock again here raced with its
+        release, and a free turn was once taken for a held one (a 70 s lease as the delay)."""
+        if held:
             return JobDeferred(
                 "Another Vinted command of this shop is running.", delay_s=self.HELD_RETRY_S
             )
@@ -200,14 +204,28 @@ def tenant_slot_key(*, tenant: str, marketplace: str) -> str:
     return f"relist:slots:{tenant}:{marketplace}"
 
 
+def tenant_slots(marketplace: str) -> int:
+    """Worker slots one tenant may hold on `marketplace` (RELIST_TENANT_SLOTS_PER_MARKETPLACE;
+    Vinted: RELIST_TENANT_SLOTS_VINTED, its shop runs one command at a time)."""
+    if marketplace == "vinted":
+        return int(settings.RELIST_TENANT_SLOTS_VINTED)
+    return int(settings.RELIST_TENANT_SLOTS_PER_MARKETPLACE)
+
+
+def trigger_window(marketplace: str) -> int:
+    """Triggers of one tenant in flight on `marketplace`: RELIST_TENANT_TRIGGER_WINDOW, or the
+    marketplace's slots when it is 0 (a wider window only queues triggers the cap bounces)."""
+    return int(settings.RELIST_TENANT_TRIGGER_WINDOW) or tenant_slots(marketplace)
+
+
 def tenant_slot_take(*, tenant: str, marketplace: str, holder: str) -> bool:
-    """Take one of the tenant's RELIST_TENANT_SLOTS_PER_MARKETPLACE worker slots (False: all
-    held, the caller defers its job). Held at most the task's hard time limit."""
+    """Take one of the tenant's `tenant_slots(marketplace)` worker slots (False: all held, the
+    caller defers its job). Held at most the task's hard time limit."""
     now_ms = int(time.time() * 1000)
     expiry_ms = now_ms + int(settings.CELERY_TASK_TIME_LIMIT * 1000)
     taken = _slot_script()(
         keys=[tenant_slot_key(tenant=tenant, marketplace=marketplace)],
-        args=[holder, now_ms, expiry_ms, int(settings.RELIST_TENANT_SLOTS_PER_MARKETPLACE)],
+        args=[holder, now_ms, expiry_ms, tenant_slots(marketplace)],
     )
     return bool(taken)
 
@@ -258,7 +276,7 @@ def _window_keys(tenant: str, marketplace: str) -> list[str]:
 def trigger_window_admit(
     *, tenant: str, marketplace: str, job_ids: list[int], lost_after_s: float, resend: bool
 ) -> set[int]:
-    """The jobs whose trigger may be sent now: at most RELIST_TENANT_TRIGGER_WINDOW of the
+    """The jobs whose trigger may be sent now: at most `trigger_window(marketplace)` of the
     tenant's triggers are in flight on a marketplace; a job already in the window may be sent
     again when `resend` (the sweep's lost trigger). Each entry lapses after `lost_after_s`."""
     now_ms = int(time.time() * 1000)
@@ -267,7 +285,7 @@ def trigger_window_admit(
         args=[
             now_ms,
             now_ms + int(lost_after_s * 1000),
-            int(settings.RELIST_TENANT_TRIGGER_WINDOW),
+            trigger_window(marketplace),
             "1" if resend else "0",
             *job_ids,
         ],

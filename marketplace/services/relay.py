@@ -28,6 +28,7 @@ from channels_redis.utils import _consistent_hash, decode_hosts
 from django.conf import settings
 from redis import asyncio as aioredis
 
+from core.redis_clients import aioredis_from_host, redis_from_host
 from marketplace.services import presence
 
 LAYER = "vinted"  # the CHANNEL_LAYERS alias of the extension sessions
@@ -53,17 +54,10 @@ def _hosts() -> list[dict[str, Any]]:
     return cast("list[dict[str, Any]]", decode_hosts(config.get("hosts")))
 
 
-def _sync_client_for(host: dict[str, Any]) -> redis.Redis:
-    host = dict(host)
-    if "address" in host:
-        return cast("redis.Redis", redis.Redis.from_url(host.pop("address"), **host))  # type: ignore[redundant-cast]
-    return redis.Redis(**host)
-
-
 @cache
 def _sync_clients() -> tuple[redis.Redis, ...]:
     # One pool per shard for the process (redis-py re-creates a pool's connections after fork).
-    return tuple(_sync_client_for(host) for host in _hosts())
+    return tuple(redis_from_host(host) for host in _hosts())
 
 
 def _shard(channel: str) -> redis.Redis:
@@ -152,12 +146,7 @@ def _async_replies() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        host = dict(_hosts()[0])
-        client = (
-            aioredis.Redis.from_url(host.pop("address"), **host)
-            if "address" in host
-            else aioredis.Redis(**host)
-        )
+        client = aioredis_from_host(_hosts()[0])
         _async_clients[loop] = client
     return client
 

@@ -31,6 +31,8 @@ from marketplace.services.ratelimit import VintedPacer
 
 logger = logging.getLogger(__name__)
 OFFLINE_RECHECK_S = 300.0
+RECONNECTED = "The Vinted extension reconnected: the command goes to its new session."
+RECONNECTED_RETRY_S = 1.0
 SAFE_METHODS = frozenset({"GET"})
 
 
@@ -165,6 +167,10 @@ class VintedClient:
         if not reply.acked:
             # Nobody answered: that session is gone. Forget it and wait for an extension.
             presence.presence_leave(schema=self.tenant, channel=channel)
+            if presence.presence_list(schema=self.tenant):
+                # Another session joined meanwhile (a reconnect): its connect woke nobody,
+                # because this job was still running. Try it shortly, not in 5 minutes.
+                raise JobDeferred(RECONNECTED, delay_s=RECONNECTED_RETRY_S)
             raise JobDeferred(WAITING_FOR_EXTENSION, delay_s=OFFLINE_RECHECK_S)
         ambiguous = method not in SAFE_METHODS
         if reply.disconnected:

@@ -20,7 +20,7 @@ def fake_run(monkeypatch):
     first, one per call."""
     calls: dict[str, list] = {"schemas": [], "fail": []}
 
-    def run(*, job_id: int) -> runner.RunOutcome:
+    def run(*, job_id: int, **_: object) -> runner.RunOutcome:
         calls["schemas"].append(connection.schema_name)
         if calls["fail"]:
             raise calls["fail"].pop(0)

@@ -1,6 +1,8 @@
 """Every path of the sweep: expire, recover, dispatch due and lost triggers, wake waiting jobs,
 the due-work index (full and incremental sweeps) and batch enqueueing."""
 
+import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -101,32 +103,105 @@ def test_dispatch_due_resends_a_lost_trigger_once_its_queue_is_empty(
     assert sweep.jobs_dispatch_due() == 0
 
 
+def _trigger(job_id: int, schema: str) -> bytes:
+    """A run_job message as kombu's Redis transport stores it (envelope, base64 body)."""
+    body = base64.b64encode(json.dumps([[job_id], {}, {}]).encode()).decode()
+    headers = {"task": RUN_JOB, "_schema_name": schema, "id": f"t{job_id}"}
+    return json.dumps({"body": body, "headers": headers, "properties": {}}).encode()
+
+
 def test_dispatch_due_does_not_duplicate_a_healthy_backlog(tenant, no_broker, broker_queue):
-    # given the same job, but its queue still holds messages (a backlog the workers drain)
+    # given the same job, but its trigger still waits in the queue (a backlog being drained)
     job = make_job()
     no_broker.clear()
     MarketplaceJob.objects.filter(pk=job.pk).update(
         dispatched_at=timezone.now() - 2 * sweep.sweep_interval()
     )
-    broker_queue.rpush("ebay", b"{}")
+    broker_queue.rpush("ebay", _trigger(job.pk, tenant.schema_name))
     # when
     dispatched = sweep.jobs_dispatch_due()
     # then
     assert (dispatched, _sent_ids(no_broker)) == (0, [])
 
 
-def test_dispatch_due_resends_a_backlogged_job_after_the_long_wait(
-    tenant, no_broker, broker_queue, settings
+def test_dispatch_due_resends_a_trigger_missing_from_a_busy_queue(
+    tenant, other_tenant, no_broker, broker_queue
 ):
-    # given a backlogged queue and a trigger older than the long wait
-    job = make_job()
+    # given a queue holding other triggers (another job, and this job's id in another shop)
+    # but not this job's: it was taken by a worker that was then SIGKILLed
+    job, neighbour = make_job(), make_job()
     no_broker.clear()
     MarketplaceJob.objects.filter(pk=job.pk).update(
-        dispatched_at=timezone.now() - timedelta(seconds=settings.RELIST_BACKLOG_LOST_AFTER_S + 1)
+        dispatched_at=timezone.now() - 2 * sweep.sweep_interval()
     )
-    broker_queue.rpush("ebay", b"{}")
-    # when / then
+    broker_queue.rpush("ebay", _trigger(neighbour.pk, tenant.schema_name))
+    broker_queue.rpush("ebay", _trigger(job.pk, other_tenant.schema_name))
+    # when
+    dispatched = sweep.jobs_dispatch_due()
+    # then only the lost one is sent, within one sweep rather than the long backlog wait
+    assert (dispatched, _sent_ids(no_broker)) == (1, [job.pk])
+
+
+def test_dispatch_due_waits_long_for_a_queue_too_long_to_read(
+    tenant, no_broker, broker_queue, settings, monkeypatch
+):
+    # given a queue longer than the sweep reads, and a trigger a little old
+    monkeypatch.setattr("marketplace.engine.dispatch.QUEUE_SCAN_MAX", 0)
+    job = make_job()
+    no_broker.clear()
+    broker_queue.rpush("ebay", _trigger(job.pk + 1, tenant.schema_name))
+    long_wait = timedelta(seconds=settings.RELIST_BACKLOG_LOST_AFTER_S)
+    MarketplaceJob.objects.filter(pk=job.pk).update(
+        dispatched_at=timezone.now() - 2 * sweep.sweep_interval()
+    )
+    # when / then: patient until the long wait has passed
+    assert sweep.jobs_dispatch_due() == 0
+    MarketplaceJob.objects.filter(pk=job.pk).update(
+        dispatched_at=timezone.now() - long_wait - timedelta(seconds=1)
+    )
     assert sweep.jobs_dispatch_due() == 1
+
+
+def test_dispatch_due_sends_held_jobs_only_as_far_as_the_window_allows(
+    tenant, no_broker, broker_queue, settings
+):
+    # given three held-back jobs (never dispatched) and a window of two; Redis lost the window
+    settings.RELIST_TENANT_TRIGGER_WINDOW = 2
+    jobs = [make_job() for _ in range(3)]
+    redis.Redis.from_url(settings.REDIS_URL).delete(f"relist:window:{tenant.schema_name}:ebay")
+    MarketplaceJob.objects.filter(pk__in=[j.pk for j in jobs]).update(dispatched_at=None)
+    no_broker.clear()
+    # when
+    dispatched = sweep.jobs_dispatch_due()
+    # then the two oldest are sent and stamped; the third stays held and unstamped
+    assert (dispatched, _sent_ids(no_broker)) == (2, [jobs[0].pk, jobs[1].pk])
+    stamped = dict(MarketplaceJob.objects.values_list("pk", "dispatched_at"))
+    assert stamped[jobs[2].pk] is None
+    assert all(stamped[j.pk] is not None for j in jobs[:2])
+
+
+def test_the_sweep_wakes_a_job_parked_just_after_its_extension_connected(
+    tenant, no_broker, django_capture_on_commit_callbacks, monkeypatch
+):
+    # given a vinted job parked for the extension while a session is present (its connect's
+    # wake ran while the job was still running)
+    job = lifecycle.job_claim(job_id=make_job(marketplace="vinted").pk)
+    lifecycle.job_defer(job=job, reason=WAITING_FOR_EXTENSION, delay_s=300)
+    monkeypatch.setattr(sweep.presence, "presence_list", lambda schema: ["a session"])
+    no_broker.clear()
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        woken = sweep.jobs_wake_if_extension_present()
+    # then it is sent now, not in five minutes
+    assert (woken, _sent_ids(no_broker)) == (1, [job.pk])
+    assert MarketplaceJob.objects.get(pk=job.pk).next_attempt_at is None
+
+
+def test_the_sweep_leaves_parked_jobs_while_no_extension_is_present(tenant, no_broker):
+    job = lifecycle.job_claim(job_id=make_job(marketplace="vinted").pk)
+    lifecycle.job_defer(job=job, reason=WAITING_FOR_EXTENSION, delay_s=300)
+    no_broker.clear()
+    assert sweep.jobs_wake_if_extension_present() == 0
 
 
 def test_dispatch_due_waits_for_a_retry_that_is_not_due(tenant, no_broker, broker_queue):
