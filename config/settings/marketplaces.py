@@ -42,6 +42,11 @@ VINTED_ACK_TIMEOUT_S = env.float("VINTED_ACK_TIMEOUT_S", default=5.0)
 # https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
 RELIST_RETRY_BACKOFF_SCALE_S = env.float("RELIST_RETRY_BACKOFF_SCALE_S", default=1.0)
 RELIST_RETRY_BACKOFF_CAP_S = env.float("RELIST_RETRY_BACKOFF_CAP_S", default=600.0)
+# A read (GET) that meets a transient error is repeated inline, this many times, after
+# uniform(0, min(RELIST_SAFE_CALL_BACKOFF_CAP_S, 0.2 * 2**n)) s: each call gets its own attempts,
+# so a reconciliation lookup does not spend the budget of the write it protects.
+RELIST_SAFE_CALL_RETRIES = env.int("RELIST_SAFE_CALL_RETRIES", default=3)
+RELIST_SAFE_CALL_BACKOFF_CAP_S = env.float("RELIST_SAFE_CALL_BACKOFF_CAP_S", default=2.0)
 # A running job whose heartbeat is older than this lost its worker (beat recovers it).
 RELIST_STALE_HEARTBEAT_S = env.float("RELIST_STALE_HEARTBEAT_S", default=120.0)
 

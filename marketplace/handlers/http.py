@@ -21,6 +21,7 @@ from core.errors import (
     is_ambiguous,
     is_retryable_status,
 )
+from marketplace.handlers.call_retries import call_with_retries
 
 _sessions = threading.local()
 
@@ -100,7 +101,15 @@ class MarketplaceHttpClient:
         headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send one call; a 401 refreshes the token once and repeats it."""
+        """Send one call; a 401 refreshes the token once and repeats it; a read that meets a
+        transient error is repeated a few times (handlers.call_retries)."""
+        return call_with_retries(
+            method, lambda: self._request_once(method, path, headers=headers, **kwargs)
+        )
+
+    def _request_once(
+        self, method: str, path: str, *, headers: dict[str, str] | None, **kwargs: Any
+    ) -> requests.Response:
         token = self.credentials.access_token()
         response = self._send(method, path, token=token, headers=headers, **kwargs)
         if response.status_code == 401:

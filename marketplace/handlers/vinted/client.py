@@ -23,8 +23,11 @@ from core.errors import (
     MarketplaceAuthError,
     PermanentMarketplaceError,
     TransientMarketplaceError,
+    is_ambiguous,
+    is_retryable_status,
 )
 from marketplace.handlers.base import WAITING_FOR_EXTENSION
+from marketplace.handlers.call_retries import call_with_retries
 from marketplace.handlers.http import retry_after_seconds
 from marketplace.services import presence, relay
 from marketplace.services.ratelimit import VintedPacer
@@ -33,7 +36,6 @@ logger = logging.getLogger(__name__)
 OFFLINE_RECHECK_S = 300.0
 RECONNECTED = "The Vinted extension reconnected: the command goes to its new session."
 RECONNECTED_RETRY_S = 1.0
-SAFE_METHODS = frozenset({"GET"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,11 @@ class VintedClient:
         body: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
-        """Run one Vinted API call in the user's browser; returns the response body."""
+        """Run one Vinted API call in the user's browser; returns the response body. A read
+        that meets a transient error is repeated a few times (handlers.call_retries)."""
+        return call_with_retries(method, lambda: self._call_once(method, path, body, params))
+
+    def _call_once(self, method: str, path: str, body: Any, params: dict[str, Any] | None) -> Any:
         command = {
             "id": str(uuid.uuid4()),
             "action": "api_call",
@@ -155,7 +161,7 @@ class VintedClient:
             # whether the extension ran it is unknown. OSError covers the builtin TimeoutError.
             raise TransientMarketplaceError(
                 f"{where}: the relay failed ({error})",
-                ambiguous=sent and method not in SAFE_METHODS,
+                ambiguous=sent and is_ambiguous(method),
             ) from error
         finally:
             _give_back(pacer, turn)
@@ -172,7 +178,7 @@ class VintedClient:
                 # because this job was still running. Try it shortly, not in 5 minutes.
                 raise JobDeferred(RECONNECTED, delay_s=RECONNECTED_RETRY_S)
             raise JobDeferred(WAITING_FOR_EXTENSION, delay_s=OFFLINE_RECHECK_S)
-        ambiguous = method not in SAFE_METHODS
+        ambiguous = is_ambiguous(method)
         if reply.disconnected:
             raise TransientMarketplaceError(
                 f"{where}: the extension disconnected mid-command", ambiguous=ambiguous
@@ -190,7 +196,7 @@ class VintedClient:
     def _raise_for(reply: RelayReply, *, where: str, ambiguous: bool) -> Any:
         status, error = reply.status, reply.error or "no detail"
         message = f"{where} → {status}: {error}"
-        if status == 0 or status >= 500 or status in (408, 429):
+        if status == 0 or is_retryable_status(status):
             raise TransientMarketplaceError(
                 message,
                 status=status or None,
