@@ -14,7 +14,7 @@ class MarketplaceActionType(models.Model):
     default_priority = models.PositiveSmallIntegerField(
         choices=JobPriority.choices, default=JobPriority.NORMAL
     )
-    max_retries = models.PositiveSmallIntegerField(default=3)
+    max_retries = models.PositiveSmallIntegerField(default=5)
     expiry = models.DurationField(default=timedelta(hours=1))
     step_timeout = models.DurationField(default=timedelta(seconds=60))
     is_active = models.BooleanField(default=True)

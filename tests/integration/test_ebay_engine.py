@@ -90,5 +90,5 @@ def test_always_5xx_fails_with_the_max_retries_message(ebay):
     job = wait_terminal(make_job(marketplace="ebay", product_id=product.pk).pk, timeout=30)
     # then
     assert job.status == JobStatus.FAILED
-    assert job.attempts == 4
-    assert job.error_message.startswith("Max retries (3) exceeded: ebay PUT")
+    assert job.attempts == 6
+    assert job.error_message.startswith("Max retries (5) exceeded: ebay PUT")

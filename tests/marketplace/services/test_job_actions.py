@@ -377,12 +377,12 @@ def _fail_retryably(job: MarketplaceJob, times: int) -> MarketplaceJob:
     return job
 
 
-@pytest.mark.parametrize("attempt", [1, 2, 3], ids=lambda n: f"attempt-{n}-of-4")
+@pytest.mark.parametrize("attempt", [1, 3, 5], ids=lambda n: f"attempt-{n}-of-6")
 def test_retryable_failure_with_attempts_left_backs_off(tenant, attempt):
-    # given a job (max_retries 3) on its `attempt`-th run
+    # given a job (max_retries 5) on its `attempt`-th run
     job = _fail_retryably(make_job(), times=attempt - 1)
     running = _claim(job)
-    assert (running.attempts, running.max_retries) == (attempt, 3)
+    assert (running.attempts, running.max_retries) == (attempt, 5)
     failed_at = timezone.now()
 
     # when the marketplace answers with a retryable error
@@ -398,18 +398,20 @@ def test_retryable_failure_with_attempts_left_backs_off(tenant, attempt):
 
 
 def test_retryable_failure_after_the_last_retry_fails_the_job(tenant):
-    # given a job that used its three retries and runs a fourth time
-    job = _fail_retryably(make_job(), times=3)
+    # given a job that used its retries (the catalogue's 5) and runs once more
+    job = make_job()
+    retries = job.max_retries
+    job = _fail_retryably(job, times=retries)
     running = _claim(job)
-    assert running.attempts == 4
+    assert running.attempts == retries + 1
 
     # when it fails retryably again
     lifecycle.job_retry_or_fail(job=running, error_code="http_503", message="Service unavailable")
 
     # then it fails for good, saying why
     job.refresh_from_db()
-    message = "Max retries (3) exceeded: Service unavailable"
-    assert (job.status, job.attempts) == (S.FAILED, 4)
+    message = f"Max retries ({retries}) exceeded: Service unavailable"
+    assert (retries, job.status, job.attempts) == (5, S.FAILED, retries + 1)
     assert (job.error_code, job.error_message) == ("http_503", message)
     assert job.finished_at is not None
     assert _events(job)[-1] == (S.RUNNING, S.FAILED, EventActor.WORKER, message)

@@ -27,7 +27,7 @@ def test_job_create_fills_defaults_and_enqueues_after_commit(
 
     # then it is pending with the catalogue's defaults and a generated key
     stored = MarketplaceJob.objects.get(pk=job.pk)
-    assert (stored.status, stored.attempts, stored.max_retries) == (JobStatus.PENDING, 0, 3)
+    assert (stored.status, stored.attempts, stored.max_retries) == (JobStatus.PENDING, 0, 5)
     assert (stored.marketplace, stored.action_type.code, stored.product_id) == (
         "ebay",
         "publish",
