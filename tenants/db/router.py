@@ -9,8 +9,10 @@
   statements, referenced by a foreign key) and the engine's due-work index (written in the
   same transaction as the jobs it indexes).
 
-Migrations are left to django-tenants' TenantSyncRouter (next in DATABASE_ROUTERS): every
-database is migrated with `default` swapped to it, so it only ever sees `default`.
+Migrations are django-tenants' TenantSyncRouter's business (next in DATABASE_ROUTERS), which
+only allows the alias `default`. Every database is migrated with `default` swapped to it
+(`migrate_tenants`), so a schema editor there carries the other alias: it is answered as
+`default` would be. Any other migration of an extra alias is refused (use migrate_tenants).
 https://docs.djangoproject.com/en/5.2/topics/db/multi-db/#automatic-database-routing
 """
 
@@ -20,8 +22,9 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db.models import Model
+from django_tenants.routers import TenantSyncRouter
 
-from tenants.databases import primary_alias
+from tenants.databases import PRIMARY, active_database, primary_alias
 
 # Shared apps whose tables every database carries (see the module doc).
 REPLICATED_APPS = frozenset({"catalogue", "engine"})
@@ -30,11 +33,14 @@ REPLICATED_APPS = frozenset({"catalogue", "engine"})
 @cache
 def primary_only_apps() -> frozenset[str]:
     tenant_apps = set(settings.TENANT_APPS)
-    return frozenset(
-        config.label
-        for config in apps.get_app_configs()
-        if config.name in settings.SHARED_APPS and config.name not in tenant_apps
-    ) - REPLICATED_APPS
+    return (
+        frozenset(
+            config.label
+            for config in apps.get_app_configs()
+            if config.name in settings.SHARED_APPS and config.name not in tenant_apps
+        )
+        - REPLICATED_APPS
+    )
 
 
 class TenantDatabaseRouter:
@@ -44,6 +50,18 @@ class TenantDatabaseRouter:
         return None  # `default`: the active tenant's database
 
     db_for_write = db_for_read
+
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool | None:
+        if db == PRIMARY:
+            return None
+        if active_database() != db:
+            return False
+        # django-tenants answers None (no objection) or False.
+        return (
+            TenantSyncRouter().allow_migrate(PRIMARY, app_label, model_name, **hints) is not False
+        )
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool:
         # A tenant row refers to users and action types by id (no cross-database constraint:
