@@ -29,6 +29,7 @@ for the settle time plus the copy.
 
 import logging
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -263,39 +264,43 @@ def _fence(cursor, schema: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _dump_into(*, source: dict, target: str, schema: str) -> None:
-    dump = subprocess.Popen(
-        [
-            settings.RELIST_PG_DUMP,
-            f"--schema={schema}",
-            "--no-owner",
-            "--no-privileges",
-            "--no-tablespaces",
-            "--lock-wait-timeout=30s",
-        ],
-        env=libpq_environment(source),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    restore = subprocess.run(
-        [
-            settings.RELIST_PSQL,
-            "--no-psqlrc",
-            "--quiet",
-            "--single-transaction",
-            "--set=ON_ERROR_STOP=1",
-        ],
-        env=libpq_environment(settings.DATABASES[target]),
-        stdin=dump.stdout,
-        capture_output=True,
-        text=True,
-    )
-    assert dump.stdout is not None
-    dump.stdout.close()
-    dump_error = dump.stderr.read().decode() if dump.stderr else ""
-    if dump.wait() != 0 or restore.returncode != 0:
+    dump_command = [
+        settings.RELIST_PG_DUMP,
+        f"--schema={schema}",
+        "--no-owner",
+        "--no-privileges",
+        "--no-tablespaces",
+        "--lock-wait-timeout=30s",
+    ]
+    restore_command = [
+        settings.RELIST_PSQL,
+        "--no-psqlrc",
+        "--quiet",
+        "--single-transaction",
+        "--set=ON_ERROR_STOP=1",
+    ]
+    # pg_dump's messages go to a file: a pipe nobody reads while psql runs could fill up.
+    with (
+        tempfile.TemporaryFile() as dump_errors,
+        subprocess.Popen(
+            dump_command, env=libpq_environment(source), stdout=subprocess.PIPE, stderr=dump_errors
+        ) as dump,
+    ):
+        restore = subprocess.run(
+            restore_command,
+            env=libpq_environment(settings.DATABASES[target]),
+            stdin=dump.stdout,
+            capture_output=True,
+            text=True,
+        )
+        if dump.stdout is not None:
+            dump.stdout.close()  # psql is done: a pg_dump still writing gets EPIPE, not a hang
+        dumped = dump.wait()
+        dump_errors.seek(0)
+        errors = dump_errors.read().decode(errors="replace") + restore.stderr
+    if dumped != 0 or restore.returncode != 0:
         raise MoveRefused(
-            f"Copying {schema!r} failed: {(dump_error + restore.stderr).strip()[:2000]}",
-            details={"tenant": schema},
+            f"Copying {schema!r} failed: {errors.strip()[:2000]}", details={"tenant": schema}
         )
 
 
