@@ -49,9 +49,7 @@ class TenantDatabaseTask(TenantTask):  # type: ignore[misc]
             return
         if tenant.moving_to:
             logger.info("task.deferred_tenant_moving", extra={"tenant": schema})
-            raise self.retry(
-                countdown=settings.RELIST_TENANT_MOVE_DEFER_S, max_retries=sys.maxsize
-            )
+            raise self.retry(countdown=settings.RELIST_TENANT_MOVE_DEFER_S, max_retries=sys.maxsize)
         try:
             database_activate(tenant.database)
         except TenantUnavailable:

@@ -82,7 +82,6 @@ TEMPLATES = [
 ]
 
 
-
 def database_settings(url: str) -> dict:
     """One PostgreSQL database of Relist's, from its URL: the primary and every extra tenant
     database get the same backend and connection policy."""
@@ -104,7 +103,9 @@ def database_settings(url: str) -> dict:
 
 
 DATABASES = {
-    "default": database_settings(env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/relist"))
+    "default": database_settings(
+        env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/relist")
+    )
 }
 # Extra databases holding tenant schemas, "alias=url,alias=url"; a tenant's row names its alias
 # (public data stays on `default`). When to add one: docs/tenants.md#several-databases
@@ -113,7 +114,10 @@ for _alias, _url in RELIST_TENANT_DATABASES.items():
     DATABASES[_alias] = database_settings(_url)
 # Ours first: primary-only models to the primary, the rest to the active tenant's database
 # (tenants/db/router.py); django-tenants' decides what migrates where.
-DATABASE_ROUTERS = ("tenants.db.router.TenantDatabaseRouter", "django_tenants.routers.TenantSyncRouter")
+DATABASE_ROUTERS = (
+    "tenants.db.router.TenantDatabaseRouter",
+    "django_tenants.routers.TenantSyncRouter",
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"

@@ -148,7 +148,9 @@ def test_the_sweep_visits_a_due_tenant_of_the_second_database(committed, no_brok
         MarketplaceJob.objects.filter(pk=job.pk).update(
             expires_at=timezone.now() - timedelta(minutes=1)
         )
-    due = _shard_rows(f"SELECT schema_name FROM public.engine_duework WHERE schema_name = '{SHARD_SCHEMA}'")
+    due = _shard_rows(
+        f"SELECT schema_name FROM public.engine_duework WHERE schema_name = '{SHARD_SCHEMA}'"
+    )
     # when beat's sweep runs
     sweep_task()
     # then it visited the tenant on its database: the job expired there

@@ -39,5 +39,8 @@ class Command(BaseCommand):
         domain = tenant.domains.get(is_primary=True).domain
         elapsed = time.perf_counter() - started
         self.stdout.write(
-            self.style.SUCCESS(f"Provisioned {tenant.schema_name} at {domain} on {tenant.database} in {elapsed:.2f}s")
+            self.style.SUCCESS(
+                f"Provisioned {tenant.schema_name} at {domain} on {tenant.database} "
+                f"in {elapsed:.2f}s"
+            )
         )
