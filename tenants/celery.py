@@ -27,7 +27,7 @@ from tenants.databases import database_activate, database_reset
 logger = logging.getLogger(__name__)
 
 
-class TenantDatabaseTask(TenantTask):  # type: ignore[misc]
+class TenantDatabaseTask(TenantTask):
     abstract = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, connections
@@ -245,7 +246,7 @@ def _copy_and_switch(
         source.close()
 
 
-def _fence(cursor, schema: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _fence(cursor: Any, schema: str) -> list[str]:
     cursor.execute(
         f"SET LOCAL lock_timeout = '{int(settings.RELIST_TENANT_LOCK_TIMEOUT_S * 1000)}ms'"
     )
@@ -304,7 +305,7 @@ def _dump_into(*, source: dict, target: str, schema: str) -> None:
         )
 
 
-def _counts_compare(cursor, *, target: str, schema: str, tables: list[str]) -> int:  # type: ignore[no-untyped-def]
+def _counts_compare(cursor: Any, *, target: str, schema: str, tables: list[str]) -> int:
     """Every table has as many rows on the target as on the (fenced) source."""
     query = " UNION ALL ".join(
         f"SELECT %s, count(*) FROM {_quote(schema)}.{_quote(table)}" for table in tables

@@ -15,7 +15,7 @@ from tenants.databases import PRIMARY, database_use
 
 logger = logging.getLogger(__name__)
 
-_FIELDS = [field.column for field in MarketplaceActionType._meta.concrete_fields]
+_FIELDS = [str(field.column) for field in MarketplaceActionType._meta.concrete_fields]
 _TABLE = f"public.{MarketplaceActionType._meta.db_table}"
 
 
