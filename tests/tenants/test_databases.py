@@ -198,3 +198,81 @@ def test_database_use_restores_the_previous_database_when_nested(second_database
             inner = active_database()
         middle = active_database()
     assert (inner, middle, active_database()) == (PRIMARY, "shard2", PRIMARY)
+
+
+def _schemas_named(schema: str) -> tuple[int, int]:
+    """(on the primary, on shard2) schemas called `schema`."""
+    query = "SELECT count(*) FROM pg_namespace WHERE nspname = %s"
+    counts = []
+    for wrapper in (primary_connection(), connections["shard2"]):
+        with wrapper.cursor() as cursor:
+            cursor.execute(query, [schema])
+            counts.append(cursor.fetchone()[0])
+    return counts[0], counts[1]
+
+
+def test_a_tenant_moves_to_the_primary_and_back_with_its_rows(committed):
+    # given a product of the shard tenant
+    with tenant_context(SHARD_SCHEMA):
+        ProductFactory(sku="TRAVELS")
+    # when it moves to the primary
+    call_command("tenant_move", SHARD_SCHEMA, PRIMARY, settle_seconds=0, verbosity=0)
+    on_primary = Tenant.objects.get(pk=committed.pk)
+    with tenant_context(SHARD_SCHEMA):
+        skus_on_primary = list(Product.objects.values_list("sku", flat=True))
+    schemas_after_first = _schemas_named(SHARD_SCHEMA)
+    # and back to shard2
+    call_command("tenant_move", SHARD_SCHEMA, "shard2", settle_seconds=0, verbosity=0)
+    # then its rows went along both times, and only one copy exists each time
+    back = Tenant.objects.get(pk=committed.pk)
+    assert (on_primary.database, on_primary.moving_to, on_primary.moved_from) == (PRIMARY, "", "")
+    assert skus_on_primary == ["TRAVELS"]
+    assert schemas_after_first == (1, 0)
+    assert (back.database, back.moving_to, back.moved_from) == ("shard2", "", "")
+    assert _schemas_named(SHARD_SCHEMA) == (0, 1)
+    assert _shard_rows(f"SELECT sku FROM {SHARD_SCHEMA}.marketplace_product") == [("TRAVELS",)]
+
+
+def test_an_interrupted_move_resumes_over_its_stale_copy_or_is_aborted(committed):
+    # given a move to the primary that died after a partial copy
+    Tenant.objects.filter(pk=committed.pk).update(moving_to=PRIMARY)
+    with primary_connection().cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {SHARD_SCHEMA}")
+        cursor.execute(f"CREATE TABLE {SHARD_SCHEMA}.half_copied (id int)")
+    # when it is aborted
+    call_command("tenant_move", SHARD_SCHEMA, abort=True, verbosity=0)
+    # then the tenant stays on shard2, available, and the partial copy is gone
+    tenant = Tenant.objects.get(pk=committed.pk)
+    assert (tenant.database, tenant.moving_to) == ("shard2", "")
+    assert _schemas_named(SHARD_SCHEMA) == (0, 1)
+    # and another move to the primary cannot start while one to elsewhere is flagged
+    Tenant.objects.filter(pk=committed.pk).update(moving_to="elsewhere")
+    try:
+        with pytest.raises(CommandError, match="is in progress"):
+            call_command("tenant_move", SHARD_SCHEMA, PRIMARY, settle_seconds=0, verbosity=0)
+    finally:
+        Tenant.objects.filter(pk=committed.pk).update(moving_to="")
+
+
+def test_a_move_gives_up_while_a_job_runs_and_leaves_the_tenant_where_it_was(committed, no_broker):
+    # given a job of the shard tenant running with a fresh heartbeat
+    with tenant_context(SHARD_SCHEMA):
+        marketplaces_connect(["ebay"])
+        job = make_job()
+        MarketplaceJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.RUNNING, heartbeat_at=timezone.now()
+        )
+    # when a move that may not wait for it runs
+    with pytest.raises(CommandError, match=r"1 job\(s\) of 'test_shard_shop' still running"):
+        call_command(
+            "tenant_move",
+            SHARD_SCHEMA,
+            PRIMARY,
+            settle_seconds=0,
+            drain_seconds=0,
+            verbosity=0,
+        )
+    # then nothing moved and the shop is available again
+    tenant = Tenant.objects.get(pk=committed.pk)
+    assert (tenant.database, tenant.moving_to) == ("shard2", "")
+    assert _schemas_named(SHARD_SCHEMA) == (0, 1)
