@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError
+from tenants.models import Tenant
 from tenants.moving import settle_seconds, tenant_move, tenant_move_abort
 
 
@@ -54,7 +55,14 @@ class Command(BaseCommand):
                 progress=self.stdout.write,
             )
         except ApplicationError as error:
-            raise CommandError(error.message) from error
+            flagged = Tenant.objects.filter(schema_name=schema).exclude(moving_to="").first()
+            hint = (
+                f" {schema} is still under maintenance (moving to {flagged.moving_to}): run the "
+                f"command again to resume, or pass --abort."
+                if flagged is not None
+                else ""
+            )
+            raise CommandError(error.message + hint) from error
         self.stdout.write(
             self.style.SUCCESS(
                 f"{schema}: {report.source} -> {report.target}, {report.rows} rows "
