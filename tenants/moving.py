@@ -27,6 +27,7 @@ worker was lost is recovered there. Nothing is lost, at the cost of the shop ans
 for the settle time plus the copy.
 """
 
+import contextlib
 import logging
 import subprocess
 import tempfile
@@ -38,7 +39,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError, connections
+from django.db import DatabaseError, OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
@@ -176,7 +177,11 @@ def _move_session(schema_name: str) -> Iterator[BaseDatabaseWrapper]:
                 )
         yield holder
     finally:
-        holder.close()  # ends the session: both locks go with it
+        # Released explicitly: a closed session's locks go only when its server process has
+        # exited, which a move started right after may beat.
+        with contextlib.suppress(DatabaseError), holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+        holder.close()
 
 
 def _flag(tenant: Tenant, target: str) -> None:
