@@ -84,9 +84,9 @@ def second_database(test_tenants: dict[str, Tenant], django_db_blocker) -> Itera
     root = Path(tempfile.mkdtemp(prefix="relist-second-database-"))
     root.chmod(0o755)
     cluster = PostgresCluster(root / "pg", max_connections=40)
-    cluster.init()
-    cluster.start()
     try:
+        cluster.init()
+        cluster.start()
         cluster.create_database("relist_second")
         conf = database_settings(cluster.url("relist_second"))
         conf["CONN_MAX_AGE"] = 0
