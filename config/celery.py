@@ -13,7 +13,9 @@ broker.install()  # a worker survives a Redis restart: see config/broker.py
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-app = CeleryApp("relist")
+# tenant-schemas-celery's task class, which also routes a task to its tenant's database and defers
+# the tasks of a tenant moving between databases (tenants/celery.py).
+app = CeleryApp("relist", task_cls="tenants.celery:TenantDatabaseTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Celery's Django fix-up closes the database connections around every task unless this is set:
 # each job paid two new PostgreSQL sessions (measured by bench/). Keep them, and let Django's

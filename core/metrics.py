@@ -259,8 +259,41 @@ class SnapshotCollector(Collector):
 
 def _job_levels() -> Iterator[Metric]:
     """Non-terminal jobs by marketplace, action and status, over the tenants that have work
-    (the engine's due-work index), at most MAX_TENANTS of them, in one statement. Terminal
-    states are counted by relist_job_transitions_total (rate() of it), not re-counted here."""
+    (the engine's due-work index, one per database holding tenants), at most MAX_TENANTS of
+    them, in one statement per database. Terminal states are counted by
+    relist_job_transitions_total (rate() of it), not re-counted here."""
+    from tenants.databases import database_use, tenant_database_aliases  # noqa: PLC0415
+
+    jobs = GaugeMetricFamily(
+        "relist_jobs",
+        "Jobs not yet ended, by marketplace, action and status (tenants with work only).",
+        labels=["marketplace", "action", "status"],
+    )
+    tenants = GaugeMetricFamily(
+        "relist_metrics_tenants",
+        "Tenants with work, and how many of them relist_jobs counted (bounded per scrape).",
+        labels=["which"],
+    )
+    totals: dict[tuple[str, str, str], float] = {}
+    with_work = counted = 0
+    for alias in tenant_database_aliases():
+        with database_use(alias):
+            found, rows = _job_levels_of_database(alias, budget=MAX_TENANTS - counted)
+        with_work += found
+        counted += min(found, MAX_TENANTS - counted)
+        for marketplace, action, status, count in rows:
+            key = (marketplace, action, status)
+            totals[key] = totals.get(key, 0.0) + float(count)
+    for key, count in totals.items():
+        jobs.add_metric(list(key), count)
+    tenants.add_metric(["with_work"], with_work)
+    tenants.add_metric(["counted"], counted)
+    yield jobs
+    yield tenants
+
+
+def _job_levels_of_database(alias: str, *, budget: int) -> tuple[int, list[tuple]]:
+    """(tenants with work on this database, rows counted over at most `budget` of them)."""
     from django.db import connection  # noqa: PLC0415
     from django_tenants.utils import get_public_schema_name  # noqa: PLC0415
 
@@ -272,42 +305,30 @@ def _job_levels() -> Iterator[Metric]:
         cursor.execute("SELECT schema_name FROM public.engine_duework ORDER BY 1 LIMIT 10000")
         with_work = [row[0] for row in cursor.fetchall()]
     existing = set(
-        Tenant.objects.filter(schema_name__in=with_work).values_list("schema_name", flat=True)
-    )
-    schemas = [schema for schema in with_work if schema in existing][:MAX_TENANTS]
-    jobs = GaugeMetricFamily(
-        "relist_jobs",
-        "Jobs not yet ended, by marketplace, action and status (tenants with work only).",
-        labels=["marketplace", "action", "status"],
-    )
-    tenants = GaugeMetricFamily(
-        "relist_metrics_tenants",
-        "Tenants with work, and how many of them relist_jobs counted (bounded per scrape).",
-        labels=["which"],
-    )
-    tenants.add_metric(["with_work"], len(existing))
-    tenants.add_metric(["counted"], len(schemas))
-    if schemas:
-        quote = connection.ops.quote_name
-        job_table, action_table = (
-            quote(MarketplaceJob._meta.db_table),
-            quote(MarketplaceActionType._meta.db_table),
+        Tenant.objects.filter(schema_name__in=with_work, database=alias).values_list(
+            "schema_name", flat=True
         )
-        public = quote(get_public_schema_name())
-        parts = [
-            f"SELECT j.marketplace, a.code, j.status, count(*) AS n FROM {quote(schema)}."
-            f"{job_table} j JOIN {public}.{action_table} a ON a.id = j.action_type_id "
-            "WHERE j.status IN ('pending', 'running', 'paused') GROUP BY 1, 2, 3"
-            for schema in schemas
-        ]
-        sql = f"SELECT marketplace, code, status, sum(n) FROM ({' UNION ALL '.join(parts)}) t "
-        sql += "GROUP BY 1, 2, 3"
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            for marketplace, action, status, count in cursor.fetchall():
-                jobs.add_metric([marketplace, action, status], float(count))
-    yield jobs
-    yield tenants
+    )
+    schemas = [schema for schema in with_work if schema in existing][: max(budget, 0)]
+    if not schemas:
+        return len(existing), []
+    quote = connection.ops.quote_name
+    job_table, action_table = (
+        quote(MarketplaceJob._meta.db_table),
+        quote(MarketplaceActionType._meta.db_table),
+    )
+    public = quote(get_public_schema_name())
+    parts = [
+        f"SELECT j.marketplace, a.code, j.status, count(*) AS n FROM {quote(schema)}."
+        f"{job_table} j JOIN {public}.{action_table} a ON a.id = j.action_type_id "
+        "WHERE j.status IN ('pending', 'running', 'paused') GROUP BY 1, 2, 3"
+        for schema in schemas
+    ]
+    sql = f"SELECT marketplace, code, status, sum(n) FROM ({' UNION ALL '.join(parts)}) t "
+    sql += "GROUP BY 1, 2, 3"
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return len(existing), list(cursor.fetchall())
 
 
 def _queue_lengths() -> Iterator[Metric]:

@@ -9,7 +9,7 @@ rejects (with a log line) a message whose tenant does not exist."""
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -85,6 +85,20 @@ def run_job_task(
 
 @shared_task(name="marketplace.sweep", ignore_result=True, soft_time_limit=50, time_limit=55)
 def sweep_task(full: bool = False) -> int:
+    """Each database keeps the due-work index of its own tenants (written in the transaction
+    of their jobs), so the sweep reads every database's; visiting a tenant switches to its
+    database (`tenant_context`). A full pass lists every tenant from the primary once."""
     from marketplace.engine.sweep import sweep_all  # noqa: PLC0415
+    from tenants.databases import database_use, tenant_database_aliases  # noqa: PLC0415
 
-    return len(sweep_all(full=full))
+    if full:
+        return len(sweep_all(full=True))
+    visited = 0
+    for alias in tenant_database_aliases():
+        try:
+            with database_use(alias):
+                visited += len(sweep_all())
+        except DatabaseError:
+            # One database down must not stop the sweep of the others.
+            logger.exception("sweep.database_failed", extra={"db": alias})
+    return visited

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from tenants.databases import PRIMARY, database_use
 from tenants.models import Tenant
 
 # Locks pg_dump takes on pg_catalog (measured with PostgreSQL 15: 150, rounded up).
@@ -57,9 +58,10 @@ class BackupBudget:
         return max(64, math.ceil(needed / 64) * 64)
 
 
-def backup_budget_read(**overrides: int | None) -> BackupBudget:
-    """The server's settings and this database's tenants and tables; `overrides` replace any."""
-    with connection.cursor() as cursor:
+def backup_budget_read(*, database: str = PRIMARY, **overrides: int | None) -> BackupBudget:
+    """The server's settings and the tenants and tables of `database` (each database holding
+    tenants is dumped on its own); `overrides` replace any."""
+    with database_use(database), connection.cursor() as cursor:
         cursor.execute(
             "SELECT name, setting::int FROM pg_settings WHERE name = ANY(%s)", [list(_SETTINGS)]
         )
@@ -74,9 +76,9 @@ def backup_budget_read(**overrides: int | None) -> BackupBudget:
         )
         tables = dict(cursor.fetchall())
     schemas = set(
-        Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).values_list(
-            "schema_name", flat=True
-        )
+        Tenant.objects.filter(database=database)
+        .exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
+        .values_list("schema_name", flat=True)
     )
     template = tables.get(settings.RELIST_TENANT_TEMPLATE_SCHEMA, 0)
     per_tenant = max([tables[s] for s in schemas if s in tables] + [template])

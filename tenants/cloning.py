@@ -86,9 +86,8 @@ def template_refresh(*, target: MigrationTarget | None = None, force: bool = Fal
     logger.info("tenants.template_refreshed", extra={"tenant": name, "bytes": len(ddl)})
 
 
-def schema_script(*, schema_name: str) -> str:
-    """A script recreating the schema (structure and rows) under the placeholder name."""
-    db = connection.settings_dict
+def libpq_environment(db: dict) -> dict[str, str]:
+    """The environment that points pg_dump / psql at the database of settings `db`."""
     env = {
         **os.environ,
         "PGHOST": str(db.get("HOST") or ""),
@@ -98,6 +97,11 @@ def schema_script(*, schema_name: str) -> str:
         "PGDATABASE": str(db["NAME"]),
         "PGSSLMODE": str(db.get("OPTIONS", {}).get("sslmode") or ""),
     }
+    return {key: value for key, value in env.items() if value}
+
+
+def schema_script(*, schema_name: str) -> str:
+    """A script recreating the schema (structure and rows) under the placeholder name."""
     dumped = subprocess.run(
         [
             settings.RELIST_PG_DUMP,
@@ -107,7 +111,7 @@ def schema_script(*, schema_name: str) -> str:
             "--no-privileges",
             "--no-tablespaces",
         ],
-        env={key: value for key, value in env.items() if value},
+        env=libpq_environment(connection.settings_dict),
         capture_output=True,
         text=True,
         check=True,

@@ -1,5 +1,8 @@
 """Run code inside one tenant's schema. Celery tasks, beat sweeps and management commands all go
-through here, so a missing tenant or schema fails loudly instead of silently reading `public`."""
+through here, so a missing tenant or schema fails loudly instead of silently reading `public`.
+
+The tenant's row names its database: inside the block, `default` resolves to that database in
+this thread (tenants/databases.py), and to the previous one afterwards."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,6 +11,7 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_exists
 
 from core.errors import TenantNotFound, TenantUnavailable
+from tenants.databases import active_database, database_activate
 from tenants.models import Tenant
 
 
@@ -22,13 +26,26 @@ def tenant_get(*, schema_name: str) -> Tenant:
         ) from None
 
 
+def tenant_available_check(tenant: Tenant) -> None:
+    """Refuse a tenant whose schema is being moved to another database (tenants/moving.py)."""
+    if tenant.moving_to:
+        raise TenantUnavailable(
+            f"Tenant {tenant.schema_name!r} is moving to another database.",
+            details={"tenant": tenant.schema_name, "moving_to": tenant.moving_to},
+        )
+
+
 @contextmanager
 def tenant_context(schema_name: str) -> Iterator[Tenant]:
-    """Switch the connection to `schema_name` for the block, restoring the previous one after."""
+    """Switch to `schema_name` (on its database) for the block, restoring the previous schema
+    and database after."""
+    previous_database = active_database()
     previous = connection.tenant if hasattr(connection, "tenant") else None
     connection.set_schema_to_public()
     try:
         tenant = tenant_get(schema_name=schema_name)
+        tenant_available_check(tenant)
+        database_activate(tenant.database)
         if not schema_exists(schema_name):
             raise TenantUnavailable(
                 f"The schema of tenant {schema_name!r} is missing.",
@@ -37,7 +54,7 @@ def tenant_context(schema_name: str) -> Iterator[Tenant]:
         connection.set_tenant(tenant)
         yield tenant
     finally:
-        if previous is None or previous.schema_name == get_public_schema_name():
-            connection.set_schema_to_public()
-        else:
+        connection.set_schema_to_public()
+        database_activate(previous_database)
+        if previous is not None and previous.schema_name != get_public_schema_name():
             connection.set_tenant(previous)

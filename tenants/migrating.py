@@ -51,6 +51,7 @@ from django.db.migrations.state import ProjectState
 from django.utils import timezone
 
 from core.errors import Conflict
+from tenants.databases import database_use
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -267,12 +268,18 @@ def tenant_state_record(*, schema_name: str, fingerprint: str) -> None:
     Tenant.objects.filter(schema_name=schema_name).update(migration_state=fingerprint)
 
 
-def _migrate_and_record(item: tuple[str, str]) -> SchemaOutcome:
-    """One schema, in a worker process: migrate, then record its state (the resume point)."""
-    schema_name, state = item
+# (schema, recorded migration state, database alias) of a tenant to visit.
+StaleTenant = tuple[str, str, str]
+
+
+def _migrate_and_record(item: StaleTenant) -> SchemaOutcome:
+    """One schema, in a worker process: migrate it on its own database, then record its state
+    on the primary (the resume point)."""
+    schema_name, state, database = item
     target = migration_target()
     try:
-        outcome = schema_migrate(schema_name=schema_name, target=target)
+        with database_use(database):
+            outcome = schema_migrate(schema_name=schema_name, target=target)
         if state != target.fingerprint:
             tenant_state_record(schema_name=schema_name, fingerprint=target.fingerprint)
     except Exception as error:
@@ -282,12 +289,14 @@ def _migrate_and_record(item: tuple[str, str]) -> SchemaOutcome:
     return outcome
 
 
-def stale_tenants(*, target: MigrationTarget, verify: bool) -> list[tuple[str, str]]:
-    """(schema, recorded state) of the tenants to visit: one query on public."""
+def stale_tenants(*, target: MigrationTarget, verify: bool) -> list[StaleTenant]:
+    """(schema, recorded state, database) of the tenants to visit: one query on public."""
     tenants = Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
     if not verify:
         tenants = tenants.exclude(migration_state=target.fingerprint)
-    return list(tenants.order_by("schema_name").values_list("schema_name", "migration_state"))
+    return list(
+        tenants.order_by("schema_name").values_list("schema_name", "migration_state", "database")
+    )
 
 
 @dataclass
@@ -344,7 +353,7 @@ def tenants_migrate(
     return run
 
 
-def _run_all(items: list[tuple[str, str]], *, processes: int) -> Iterator[SchemaOutcome]:
+def _run_all(items: list[StaleTenant], *, processes: int) -> Iterator[SchemaOutcome]:
     if processes <= 1 or len(items) <= 1:
         for item in items:
             yield _migrate_and_record(item)
@@ -362,7 +371,7 @@ def _run_all(items: list[tuple[str, str]], *, processes: int) -> Iterator[Schema
                 os.close(read_fd)
                 _worker(share, write_fd)
             os.close(write_fd)
-            workers[read_fd] = (pid, {schema for schema, _ in share})
+            workers[read_fd] = (pid, {item[0] for item in share})
         yield from _results(workers)
     finally:
         for pid, _ in workers.values():
@@ -372,7 +381,7 @@ def _run_all(items: list[tuple[str, str]], *, processes: int) -> Iterator[Schema
                 os.waitpid(pid, 0)
 
 
-def _worker(items: list[tuple[str, str]], write_fd: int) -> NoReturn:
+def _worker(items: list[StaleTenant], write_fd: int) -> NoReturn:
     """A forked worker: migrates its share, one JSON line per schema, then exits without
     running the parent's exit handlers. Plain os.fork, not multiprocessing: its after-fork
     hooks (kombu's pool clean-up among them) talk on sockets the parent still uses."""

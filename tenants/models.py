@@ -14,6 +14,17 @@ class Tenant(TenantMixin):
     # equals the code's fingerprint is current and `migrate_tenants` skips it without a query.
     migration_state = models.CharField(max_length=64, blank=True, default="")
     # --- end migrations at scale ---
+    # --- several databases (tenants/databases.py, tenants/moving.py) ---
+    # The database alias holding the schema (settings.DATABASES; extra ones from
+    # RELIST_TENANT_DATABASES). Public data stays on "default" whatever this says.
+    database = models.CharField(max_length=63, default="default", db_default="default")
+    # Set while `manage.py tenant_move` copies the schema to this alias: the shop is under
+    # maintenance (the API answers 503 tenant_unavailable, workers defer its tasks).
+    moving_to = models.CharField(max_length=63, blank=True, default="", db_default="")
+    # A database still holding an old copy of the schema after a move, dropped by the move's
+    # last step (or its re-run); nothing routes there.
+    moved_from = models.CharField(max_length=63, blank=True, default="", db_default="")
+    # --- end several databases ---
 
     # Provisioning creates and migrates the schema; deleting a tenant drops it.
     auto_create_schema = True

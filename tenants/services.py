@@ -22,8 +22,10 @@ from tenants.cloning import (
     template_refresh,
 )
 from tenants.context import tenant_get
+from tenants.databases import PRIMARY, database_use, tenant_database_check
 from tenants.migrating import (
     MigrationInProgress,
+    MigrationTarget,
     migration_lock,
     migration_target,
     provisioning_lock,
@@ -44,6 +46,7 @@ def tenant_provision(
     owner_username: str | None = None,
     owner_email: str = "",
     owner_password: str | None = None,
+    database: str = PRIMARY,
 ) -> Tenant:
     """Create the tenant's schema, add its domain and its owner, in one transaction.
 
@@ -51,8 +54,13 @@ def tenant_provision(
     (tenants/cloning.py), which is refreshed first when the code's migrations changed. A
     migration run and a provisioning never overlap (the advisory lock of tenants/migrating.py):
     waiting longer than RELIST_TENANT_LOCK_TIMEOUT_S raises MigrationInProgress.
+
+    On another `database` than the primary the schema is always a clone (spares are kept on
+    the primary only), made in a transaction of that database that commits just before the
+    primary's: should the primary's commit fail, the new schema is dropped again.
     """
     _validate_schema_name(schema_name)
+    tenant_database_check(database)
     if Tenant.objects.filter(schema_name=schema_name).exists():
         raise ValidationFailed("This tenant exists already.", details={"schema_name": schema_name})
     domain = domain or f"{schema_name.replace('_', '-')}.{settings.RELIST_TENANT_DOMAIN_SUFFIX}"
@@ -65,28 +73,61 @@ def tenant_provision(
     if not template_is_current(target=target):
         with migration_lock(timeout_s=timeout_s):
             template_refresh(target=target)
-    with transaction.atomic():
-        provisioning_lock(timeout_s=timeout_s)
-        if schema_exists(schema_name):
-            raise ValidationFailed(
-                "A schema of this name exists already.", details={"schema_name": schema_name}
+    committed_elsewhere = False
+    try:
+        with transaction.atomic():
+            provisioning_lock(timeout_s=timeout_s)
+            if database == PRIMARY:
+                _schema_create(schema_name=schema_name, target=target, spare=True)
+            else:
+                with database_use(database), transaction.atomic():
+                    _schema_create(schema_name=schema_name, target=target, spare=False)
+                committed_elsewhere = True
+            tenant = Tenant(
+                schema_name=schema_name,
+                name=name,
+                migration_state=target.fingerprint,
+                database=database,
             )
-        if not spare_schema_take(schema_name=schema_name, target=target):
-            template = template_current(target=target)
-            if template is None:  # a deploy changed the migrations since the check above
-                raise MigrationInProgress("The tenant template is being migrated; try again.")
-            schema_clone(template=template, schema_name=schema_name)
-        tenant = Tenant(schema_name=schema_name, name=name, migration_state=target.fingerprint)
-        tenant.auto_create_schema = False  # cloned just above, in this transaction
-        tenant.save()
-        Domain.objects.create(tenant=tenant, domain=domain, is_primary=True)
-        if owner_username:
-            owner = _user_get_or_create(
-                username=owner_username, email=owner_email, password=owner_password
-            )
-            Membership.objects.create(user=owner, tenant=tenant, role=MembershipRole.OWNER)
-    logger.info("tenant.provisioned", extra={"tenant": schema_name, "domain": domain})
+            tenant.auto_create_schema = False  # cloned just above, in this transaction
+            tenant.save()
+            Domain.objects.create(tenant=tenant, domain=domain, is_primary=True)
+            if owner_username:
+                owner = _user_get_or_create(
+                    username=owner_username, email=owner_email, password=owner_password
+                )
+                Membership.objects.create(user=owner, tenant=tenant, role=MembershipRole.OWNER)
+    except BaseException:
+        if committed_elsewhere:
+            _schema_drop_if_orphan(schema_name=schema_name, database=database)
+        raise
+    logger.info(
+        "tenant.provisioned", extra={"tenant": schema_name, "domain": domain, "db": database}
+    )
     return tenant
+
+
+def _schema_create(*, schema_name: str, target: MigrationTarget, spare: bool) -> None:
+    """In the caller's transaction on the active database: a spare renamed or a clone."""
+    if schema_exists(schema_name):
+        raise ValidationFailed(
+            "A schema of this name exists already.", details={"schema_name": schema_name}
+        )
+    if spare and spare_schema_take(schema_name=schema_name, target=target):
+        return
+    template = template_current(target=target)
+    if template is None:  # a deploy changed the migrations since the check above
+        raise MigrationInProgress("The tenant template is being migrated; try again.")
+    schema_clone(template=template, schema_name=schema_name)
+
+
+def _schema_drop_if_orphan(*, schema_name: str, database: str) -> None:
+    """A provisioning on another database failed after its schema was committed there (the
+    primary's commit failed): drop that schema, unless a tenant row claims it after all."""
+    if Tenant.objects.filter(schema_name=schema_name).exists():
+        return
+    with database_use(database), connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema_name)} CASCADE")
 
 
 def _validate_schema_name(schema_name: str) -> None:
@@ -120,7 +161,8 @@ def membership_add(*, tenant: Tenant, user: User, role: MembershipRole) -> Membe
 def tenant_delete(*, schema_name: str) -> None:
     """Delete the tenant, its domains and memberships, and drop its schema."""
     tenant = tenant_get(schema_name=schema_name)
-    tenant.delete(force_drop=True)
+    with database_use(tenant.database):  # the schema is dropped there; the rows on the primary
+        tenant.delete(force_drop=True)
     logger.info("tenant.deleted", extra={"tenant": schema_name})
 
 

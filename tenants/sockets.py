@@ -15,8 +15,10 @@ from django.db import connection
 from django.http.request import validate_host
 from django_tenants.utils import remove_www, schema_exists
 
+from core.errors import TenantUnavailable
 from core.redis_clients import redis_from_url
 from tenants.auth import user_for_token
+from tenants.databases import database_use
 from tenants.models import Domain, ExtensionToken, Membership
 
 EXTENSION_SCHEMES = frozenset({"chrome-extension", "moz-extension"})
@@ -35,11 +37,19 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
 
 @database_sync_to_async
 def _schema_for_host(hostname: str) -> str | None:
+    """The schema served at `hostname`, when it exists on its tenant's database and the tenant
+    is not moving between databases. The consumers then work in it through `tenant_context`,
+    one database call at a time (a socket outlives many of them, and shares its thread)."""
     connection.set_schema_to_public()
     domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
-    if domain is None or not schema_exists(domain.tenant.schema_name):
+    if domain is None or domain.tenant.moving_to:
         return None
-    return domain.tenant.schema_name
+    try:
+        with database_use(domain.tenant.database):
+            exists = schema_exists(domain.tenant.schema_name)
+    except TenantUnavailable:  # its database is not configured in this process
+        return None
+    return domain.tenant.schema_name if exists else None
 
 
 @database_sync_to_async

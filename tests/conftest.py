@@ -7,7 +7,10 @@ such as a Celery worker or a second connection, must see it); it truncates the t
 afterwards.
 """
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +60,61 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
 def test_tenants(django_db_setup, django_db_blocker) -> dict[str, Tenant]:
     with django_db_blocker.unblock():
         return {schema: _provisioned(schema, domain) for schema, domain in TENANT_SCHEMAS.items()}
+
+
+SECOND_DATABASE = "shard2"
+
+
+@pytest.fixture(scope="session")
+def second_database(test_tenants: dict[str, Tenant], django_db_blocker) -> Iterator[str]:
+    """A second PostgreSQL cluster of the suite's own (initdb + pg_ctl on a free port, the chaos
+    bench's), registered as the alias `shard2` and migrated by `migrate_tenants` as production
+    would be (its public schema, the catalogue copied from the primary). Yields the alias;
+    `second_database_url` has its URL for the processes a test starts. Stopped and deleted at
+    the end of the session."""
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    from bench.chaos_services import PostgresCluster
+    from config.settings.base import database_settings
+
+    # Not under pytest's temporary folder: its parent is private to this user, and PostgreSQL
+    # runs as `postgres` when the suite runs as root.
+    root = Path(tempfile.mkdtemp(prefix="relist-second-database-"))
+    root.chmod(0o755)
+    cluster = PostgresCluster(root / "pg", max_connections=40)
+    try:
+        cluster.init()
+        cluster.start()
+        cluster.create_database("relist_second")
+        conf = database_settings(cluster.url("relist_second"))
+        conf["CONN_MAX_AGE"] = 0
+        settings.DATABASES[SECOND_DATABASE] = connections.configure_settings({"default": conf})[
+            "default"
+        ]
+        _second_database_url[SECOND_DATABASE] = cluster.url("relist_second")
+        with django_db_blocker.unblock():
+            call_command("migrate_tenants", processes=1, spares=0, verbosity=0)
+        yield SECOND_DATABASE
+    finally:
+        for alias in (SECOND_DATABASE,):
+            if hasattr(connections._connections, alias):
+                connections[alias].close()
+                delattr(connections._connections, alias)
+        settings.DATABASES.pop(SECOND_DATABASE, None)
+        _second_database_url.clear()
+        cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_second_database_url: dict[str, str] = {}
+
+
+@pytest.fixture
+def second_database_url(second_database: str) -> str:
+    """RELIST_TENANT_DATABASES for a worker or web process that must reach `shard2`."""
+    return f"{second_database}={_second_database_url[second_database]}"
 
 
 @pytest.fixture

@@ -81,9 +81,12 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": {
-        **env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/relist"),
+
+def database_settings(url: str) -> dict:
+    """One PostgreSQL database of Relist's, from its URL: the primary and every extra tenant
+    database get the same backend and connection policy."""
+    config = {
+        **env.db_url_config(url),
         # django-tenants' backend with a transaction-scoped search_path, so a transaction
         # pooler (pgbouncer, pool_mode = transaction) can sit in front: docs/operations.md.
         "ENGINE": "tenants.db.backend",
@@ -94,10 +97,27 @@ DATABASES = {
         # Server-side cursors cannot outlive a pooled transaction (the backend enforces it).
         "DISABLE_SERVER_SIDE_CURSORS": True,
     }
+    # A unix-socket directory arrives URL-encoded in the host (postgres://user@%2Fpath/db).
+    config["HOST"] = unquote(config.get("HOST") or "")
+    return config
+
+
+DATABASES = {
+    "default": database_settings(
+        env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/relist")
+    )
 }
-# A unix-socket directory arrives URL-encoded in the host (postgres://user@%2Fpath/db).
-DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
-DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# Extra databases holding tenant schemas, "alias=url,alias=url"; a tenant's row names its alias
+# (public data stays on `default`). When to add one: docs/tenants.md#several-databases
+RELIST_TENANT_DATABASES = env.dict("RELIST_TENANT_DATABASES", default={})
+for _alias, _url in RELIST_TENANT_DATABASES.items():
+    DATABASES[_alias] = database_settings(_url)
+# Ours first: primary-only models to the primary, the rest to the active tenant's database
+# (tenants/db/router.py); django-tenants' decides what migrates where.
+DATABASE_ROUTERS = (
+    "tenants.db.router.TenantDatabaseRouter",
+    "django_tenants.routers.TenantSyncRouter",
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"

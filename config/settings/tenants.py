@@ -28,3 +28,12 @@ RELIST_MIGRATE_PROCESSES = env.int("RELIST_MIGRATE_PROCESSES", default=2)
 # Schemas cloned ahead of time for provisioning to rename (milliseconds instead of a clone);
 # refilled by `migrate_tenants` and `manage.py fill_spare_schemas` (cron / beat). 0: off.
 RELIST_TENANT_SPARE_SCHEMAS = env.int("RELIST_TENANT_SPARE_SCHEMAS", default=10)
+
+# --- several databases (docs/tenants.md#several-databases); extra aliases: base.py ---
+# psql of the servers' major version (or newer): `tenant_move` pipes pg_dump into it.
+RELIST_PSQL = env("RELIST_PSQL", default="psql")
+# A task of a tenant being moved is sent again after this many seconds (no attempt is used).
+RELIST_TENANT_MOVE_DEFER_S = env.float("RELIST_TENANT_MOVE_DEFER_S", default=15.0)
+# How long `tenant_move` waits for the tenant's running jobs to end before giving up (the tenant
+# is then left as it was, its maintenance flag cleared).
+RELIST_TENANT_MOVE_DRAIN_S = env.float("RELIST_TENANT_MOVE_DRAIN_S", default=300.0)

@@ -9,6 +9,7 @@ error propagates (the task retries the message), a tenant that does not exist is
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
+from tenants.databases import database_activate
 from tenants.models import Tenant
 
 
@@ -27,4 +28,5 @@ def schema_check(*, expected: str | None) -> None:
     tenant = Tenant.objects.filter(schema_name=expected).first()  # OperationalError propagates
     if tenant is None:
         raise TenantGone(expected, "no tenant has this schema")
+    database_activate(tenant.database)  # the task class resets it after the task
     connection.set_tenant(tenant)

@@ -124,7 +124,7 @@ def test_provision_then_remove_a_tenant(committed, no_broker):
     )
     assert owner.user.check_password("s3cret-pass")
     assert re.fullmatch(
-        r"Provisioned test_provisioned at test-provisioned\.localhost in \d+\.\d\ds\n",
+        r"Provisioned test_provisioned at test-provisioned\.localhost on default in \d+\.\d\ds\n",
         out.getvalue(),
     )
     # and the new shop works: a job can be made in it

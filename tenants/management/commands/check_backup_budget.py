@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.backups import DUMP_SHARE, backup_budget_read
+from tenants.databases import UnknownDatabase, tenant_database_check
 
 
 class Command(BaseCommand):
@@ -13,12 +14,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenants", type=int, help="Check for this many tenants instead")
+        parser.add_argument(
+            "--database", default="default", help="The database to check (each is dumped alone)"
+        )
         parser.add_argument("--max-locks", type=int, dest="max_locks_per_transaction")
         parser.add_argument("--max-connections", type=int, dest="max_connections")
         parser.add_argument("--max-prepared", type=int, dest="max_prepared_transactions")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            tenant_database_check(options["database"])
+        except UnknownDatabase as error:
+            raise CommandError(error.message) from error
         budget = backup_budget_read(
+            database=options["database"],
             tenants=options["tenants"],
             max_locks_per_transaction=options["max_locks_per_transaction"],
             max_connections=options["max_connections"],

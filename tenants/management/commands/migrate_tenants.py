@@ -5,14 +5,17 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from marketplace.catalogue.services import catalogue_replicate
 from tenants.cloning import spare_schemas_fill
+from tenants.databases import PRIMARY, database_use, tenant_database_aliases
 from tenants.migrating import MigrationInProgress, SchemaOutcome, tenants_migrate
 
 
 class Command(BaseCommand):
     help = (
-        "Migrate public, the tenant template and every tenant schema that is not current, "
-        "skipping current ones without visiting them; resumable; exclusive with provisioning."
+        "Migrate public (on every database), the tenant template and every tenant schema that "
+        "is not current, skipping current ones without visiting them; resumable; exclusive "
+        "with provisioning."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,10 +47,22 @@ class Command(BaseCommand):
             help="Seconds to wait for a provisioning in progress.",
         )
 
+    def _migrate_public(self, *, verbosity: int) -> None:
+        """The shared apps on every database: the primary's public holds the public data; the
+        others' hold what their tenant schemas reference in SQL (the catalogue, copied from
+        the primary's, and the due-work index of their own tenants). docs/tenants.md"""
+        for alias in tenant_database_aliases():
+            if verbosity >= 1 and alias != PRIMARY:
+                self.stdout.write(f"Database {alias}: public schema")
+            with database_use(alias):
+                call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
+            if alias != PRIMARY:
+                catalogue_replicate(database=alias)
+
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = int(options["verbosity"])
         if not options["skip_public"]:
-            call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
+            self._migrate_public(verbosity=verbosity)
 
         def progress(outcome: SchemaOutcome) -> None:
             if outcome.error:

@@ -16,6 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("--owner", help="Username of the owner (created when missing)")
         parser.add_argument("--owner-email", default="")
         parser.add_argument("--owner-password")
+        parser.add_argument(
+            "--database",
+            default="default",
+            help="Database alias for its schema (default, or one of RELIST_TENANT_DATABASES)",
+        )
 
     def handle(self, *args: object, **options: str) -> None:
         started = time.perf_counter()
@@ -27,11 +32,15 @@ class Command(BaseCommand):
                 owner_username=options["owner"],
                 owner_email=options["owner_email"],
                 owner_password=options["owner_password"],
+                database=options["database"],
             )
         except ValidationFailed as error:
             raise CommandError(f"{error.message} {error.details}") from error
         domain = tenant.domains.get(is_primary=True).domain
         elapsed = time.perf_counter() - started
         self.stdout.write(
-            self.style.SUCCESS(f"Provisioned {tenant.schema_name} at {domain} in {elapsed:.2f}s")
+            self.style.SUCCESS(
+                f"Provisioned {tenant.schema_name} at {domain} on {tenant.database} "
+                f"in {elapsed:.2f}s"
+            )
         )
