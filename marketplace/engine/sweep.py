@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.errors import TenantUnavailable
 from marketplace.engine import dispatch, duework, lifecycle, liveness
 from marketplace.engine.transitions import jobs_bulk_transition
 from marketplace.handlers.base import WAITING_FOR_EXTENSION
@@ -223,6 +224,10 @@ def sweep_all(*, full: bool = False) -> dict[str, dict[str, int]]:
                     )
         except SoftTimeLimitExceeded:
             raise  # the sweep ran out of time: say so, never swallow it as one tenant's error
+        except TenantUnavailable:
+            # Moving between databases (tenant_move): visited on its new database afterwards.
+            logger.info("sweep.tenant_moving", extra={"tenant": schema})
+            continue
         except Exception:
             # One broken tenant must not stop the others; the error is logged with its trace.
             logger.exception("sweep.tenant_failed", extra={"tenant": schema})
