@@ -143,9 +143,11 @@ def test_the_extension_receives_the_documented_command(asgi_server, extension_to
     ],
 )
 def test_an_error_result_maps_to_the_retry_policy(
-    asgi_server, extension_token, live_tenant, fault, error_class, status, retry_after
+    asgi_server, extension_token, live_tenant, settings, fault, error_class, status, retry_after
 ):
-    # given an extension whose next call fails on Vinted's side
+    # given an extension whose next call fails on Vinted's side (one try: the mapping of one
+    # answer, not the inline retries of reads, tested in test_call_retries)
+    settings.RELIST_SAFE_CALL_RETRIES = 0
     with simulator_for(asgi_server, extension_token, live_tenant) as sim:
         sim.faults.add(fault, method="GET", path="users/current")
         # when
@@ -159,9 +161,10 @@ def test_an_error_result_maps_to_the_retry_policy(
 
 
 def test_a_slow_answer_beyond_the_timeout_is_a_retryable_timeout(
-    asgi_server, extension_token, live_tenant
+    asgi_server, extension_token, live_tenant, settings
 ):
-    # given an extension that acknowledges at once but answers after 3 s
+    # given an extension that acknowledges at once but answers after 3 s (one try)
+    settings.RELIST_SAFE_CALL_RETRIES = 0
     with simulator_for(asgi_server, extension_token, live_tenant) as sim:
         sim.faults.add(Fault.slow(3000), method="GET", path="users/current")
         started = time.monotonic()
