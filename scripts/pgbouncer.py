@@ -30,6 +30,8 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 SOCKET_PORT = 6432
+# sun_path is 108 bytes with its terminating NUL (unix(7)).
+SOCKET_PATH_MAX = 107
 DEFAULT_POOL_SIZE = 10
 DEFAULT_IDLE_S = 30
 
@@ -44,7 +46,12 @@ def socket_dir_for(database_url: str) -> Path:
     demos, a demo and a bench) each get their own, and stopping one never cuts the other."""
     key = f"{_upstream(database_url)}/{urlsplit(database_url).path.lstrip('/')}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"relist-pgbouncer-{digest}"
+    directory = Path(tempfile.gettempdir()) / f"relist-pgbouncer-{digest}"
+    if len(str(directory / f".s.PGSQL.{SOCKET_PORT}")) > SOCKET_PATH_MAX:
+        # A unix socket path holds at most 107 bytes: a deep TMPDIR (pytest's) made pgbouncer
+        # fail to listen and the system start without it. /tmp is short everywhere.
+        directory = Path("/tmp") / f"relist-pgbouncer-{digest}"
+    return directory
 
 
 def pooled_url(database_url: str) -> str:
