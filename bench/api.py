@@ -144,7 +144,13 @@ def _enqueued_at(batch_id: str) -> float | None:
 
 
 def batch_runs(session: requests.Session, api: str, *, jobs: int, runs: int) -> None:
+    from django.conf import settings  # noqa: PLC0415
+
     print(f"\n1. Batch creation through the API ({jobs} jobs, {runs} runs)")
+    print(
+        f"   trigger window {settings.RELIST_TENANT_TRIGGER_WINDOW} per tenant and marketplace; "
+        f"load average {_load()}"
+    )
     print(f"{'run':>4}{'response s':>12}{'all enqueued s':>16}{'status':>8}")
     for run in range(1, runs + 1):
         product_ids = _products(jobs, prefix=f"B{run}-{time.time_ns()}-")
@@ -158,6 +164,8 @@ def batch_runs(session: requests.Session, api: str, *, jobs: int, runs: int) -> 
         enqueued_s = f"{enqueued - started:.2f}" if enqueued else "n/a"
         print(f"{run:>4}{answered - started:>12.3f}{enqueued_s:>16}{response.status_code:>8}")
         flush_redis((ENV.broker_db,))  # the run_job messages: nobody consumes them here
+        # and the window's bookkeeping, so each run starts with an empty window
+        flush_redis((ENV.redis_db,))
 
 
 def fill_jobs(total: int) -> float:
