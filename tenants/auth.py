@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import redis
 from django.conf import settings
@@ -116,7 +116,8 @@ def user_for_token(key: str) -> tuple[AbstractBaseUser, TokenAuth] | None:
     if not _plausible(key):
         return None
     digest = token_digest(key)
-    cached = _redis().get(_cache_key(digest)) if settings.RELIST_AUTH_CACHE_TTL_S > 0 else None
+    ttl = settings.RELIST_AUTH_CACHE_TTL_S
+    cached = cast("bytes | None", _redis().get(_cache_key(digest))) if ttl > 0 else None
     return _resolved(digest, cached)
 
 
@@ -157,12 +158,12 @@ class AuthFailureThrottle(SimpleRateThrottle):
 
     scope = "auth_failure"
 
-    def __init__(self, request: Request) -> None:
-        super().__init__()
+    def __init__(self, request: Request) -> None:  # the rate is read per request, as DRF's
+        self.limit, self.window = self.parse_rate(self.THROTTLE_RATES.get(self.scope))
         self.now = time.time()
-        self.key = None
-        if self.duration:
-            window = int(self.now // self.duration)
+        self.key: str | None = None
+        if self.limit is not None and self.window:
+            window = int(self.now // self.window)
             self.key = f"{_FAILURES_PREFIX}{self.get_ident(request)}:{window}"
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:  # unused: see __init__
@@ -171,16 +172,16 @@ class AuthFailureThrottle(SimpleRateThrottle):
     def blocked(self, count: bytes | None) -> float | None:
         """Seconds to wait when the IP's `count` of failures (as read from Redis) is over its
         budget, else None."""
-        if self.key is None or count is None or int(count) < self.num_requests:  # type: ignore[operator]
+        if self.limit is None or not self.window or count is None or int(count) < self.limit:
             return None
-        return self.duration - self.now % self.duration  # type: ignore[no-any-return,operator]
+        return self.window - self.now % self.window
 
     def record_failure(self) -> None:
-        if self.key is None:
+        if self.key is None or not self.window:
             return
         pipe = _redis().pipeline(transaction=False)
         pipe.incr(self.key)
-        pipe.expire(self.key, int(self.duration) + 1)  # type: ignore[arg-type]
+        pipe.expire(self.key, self.window + 1)
         pipe.execute()
 
 
