@@ -46,15 +46,17 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     filterset_class = JobFilter
     lookup_value_regex = r"\d+"
 
-    def get_queryset(self) -> QuerySet[MarketplaceJob]:
+    def get_queryset(self) -> QuerySet[MarketplaceJob, Any]:
         if self.action == "retrieve":
             return selectors.job_detail_queryset().select_related("batch")
+        if self.action == "list":
+            return selectors.job_row_list()
         return selectors.job_list()
 
     def list(self, request: Request) -> Response:
         """The hot read path: plain rows (selectors.job_row_list) rendered as JobSerializer
         renders a job, one SELECT per page; the schema still comes from JobSerializer."""
-        page = self.paginate_queryset(self.filter_queryset(selectors.job_row_list()))
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(job_rows_representation(page or []))
 
     def get_serializer_class(self) -> type[JobSerializer]:
