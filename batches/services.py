@@ -18,7 +18,7 @@ from core.errors import IdempotencyConflict, InvalidTransition, NotFound, Valida
 from core.queues import CeleryQueue
 from marketplace.catalogue.models import MarketplaceActionType
 from marketplace.catalogue.selectors import action_type_get
-from marketplace.engine.dispatch import jobs_enqueue
+from marketplace.engine.dispatch import TriggerRow, jobs_enqueue
 from marketplace.engine.duework import duework_mark
 from marketplace.engine.transitions import jobs_bulk_transition
 from marketplace.models import JobEvent, MarketplaceJob, Product
@@ -255,16 +255,18 @@ def _validated_marketplaces(marketplaces: list[str]) -> list[str]:
 
 
 def batch_enqueue_jobs(*, batch_pk: int) -> int:
-    """Publish the batch's pending jobs in chunks (keyset pagination on id)."""
+    """Hand the batch's pending jobs to dispatch in chunks (keyset pagination on id), read as
+    plain rows: dispatch publishes what fits the tenant's trigger window and holds the rest."""
     sent, last_pk = 0, 0
     while True:
-        chunk = list(
-            MarketplaceJob.objects.filter(
+        chunk = [
+            TriggerRow(*row)
+            for row in MarketplaceJob.objects.filter(
                 batch_id=batch_pk, status=JobStatus.PENDING, pk__gt=last_pk
             )
             .order_by("pk")
-            .only("pk", "status", "marketplace", "priority", "next_attempt_at")[:ENQUEUE_CHUNK]
-        )
+            .values_list(*TriggerRow.FIELDS)[:ENQUEUE_CHUNK]
+        ]
         if not chunk:
             break
         sent += jobs_enqueue(chunk)

@@ -18,12 +18,13 @@ from urllib.parse import quote
 import redis
 import requests
 
+from bench.cpu import group_cpu_seconds
 from bench.database import migrate_shared, recreate_database
-from bench.env import BenchEnv
+from bench.env import BENCH_DB, REDIS_BASE, BenchEnv
 from bench.procs import Managed
 
 # Overridable so two people can run it side by side on one machine (own database, own Redis).
-_REDIS_BASE = os.environ.get("RELIST_BENCH_REDIS_BASE", "redis://127.0.0.1:6379")
+_REDIS_BASE = os.environ.get("RELIST_BENCH_REDIS_BASE", REDIS_BASE)
 
 
 class _ApiBenchEnv(BenchEnv):
@@ -37,7 +38,7 @@ class _ApiBenchEnv(BenchEnv):
 
 
 ENV = _ApiBenchEnv(
-    database=os.environ.get("RELIST_BENCH_API_DB", "relist_bench_api"), broker_db=13, redis_db=14
+    database=os.environ.get("RELIST_BENCH_API_DB", f"{BENCH_DB}_api"), broker_db=13, redis_db=14
 )
 
 
@@ -143,7 +144,13 @@ def _enqueued_at(batch_id: str) -> float | None:
 
 
 def batch_runs(session: requests.Session, api: str, *, jobs: int, runs: int) -> None:
+    from django.conf import settings  # noqa: PLC0415
+
     print(f"\n1. Batch creation through the API ({jobs} jobs, {runs} runs)")
+    print(
+        f"   trigger window {settings.RELIST_TENANT_TRIGGER_WINDOW} per tenant and marketplace; "
+        f"load average {_load()}"
+    )
     print(f"{'run':>4}{'response s':>12}{'all enqueued s':>16}{'status':>8}")
     for run in range(1, runs + 1):
         product_ids = _products(jobs, prefix=f"B{run}-{time.time_ns()}-")
@@ -157,6 +164,8 @@ def batch_runs(session: requests.Session, api: str, *, jobs: int, runs: int) -> 
         enqueued_s = f"{enqueued - started:.2f}" if enqueued else "n/a"
         print(f"{run:>4}{answered - started:>12.3f}{enqueued_s:>16}{response.status_code:>8}")
         flush_redis((ENV.broker_db,))  # the run_job messages: nobody consumes them here
+        # and the window's bookkeeping, so each run starts with an empty window
+        flush_redis((ENV.redis_db,))
 
 
 def fill_jobs(total: int) -> float:
@@ -178,11 +187,11 @@ def fill_jobs(total: int) -> float:
                   (marketplace, action_type_id, status, priority, attempts, max_retries,
                    expires_at, idempotency_key, input_data, result_data, error_code,
                    error_message, status_reason, pause_requested, cancel_requested,
-                   created_at, updated_at)
+                   created_at, updated_at, claimed_by)
                 SELECT (ARRAY['ebay','etsy','vinted'])[1 + g %% 3], %s,
                        (ARRAY['completed','completed','completed','failed','pending'])[1 + g %% 5],
                        3, 1, 3, now() + interval '1 hour', 'fill:' || g || ':' || %s,
-                       '{}', '{}', '', '', '', false, false, now(), now()
+                       '{}', '{}', '', '', '', false, false, now(), now(), ''
                 FROM generate_series(1, %s) AS g
                 """,
                 [action_type, time.time_ns(), total - have],
@@ -191,16 +200,21 @@ def fill_jobs(total: int) -> float:
     return time.perf_counter() - started
 
 
-def _timed(session: requests.Session, url: str, count: int) -> tuple[float, float, int]:
+def _timed(
+    session: requests.Session, url: str, count: int, web_pgid: int
+) -> tuple[float, float, int, float]:
+    """p50 and p95 ms, rows of the last page, and the web server's CPU ms per request."""
     samples = []
+    cpu_before = group_cpu_seconds(web_pgid)
     for _ in range(count):
         started = time.perf_counter()
         response = session.get(url, timeout=30)
         samples.append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
+    cpu_ms = (group_cpu_seconds(web_pgid) - cpu_before) * 1000 / count
     rows = len(response.json()["results"])
     quantiles = statistics.quantiles(samples, n=100)
-    return statistics.median(samples), quantiles[94], rows
+    return statistics.median(samples), quantiles[94], rows, cpu_ms
 
 
 def _deep_cursor(position: int) -> str:
@@ -208,7 +222,9 @@ def _deep_cursor(position: int) -> str:
     return quote(base64.b64encode(f"p={position}".encode()).decode())
 
 
-def list_runs(session: requests.Session, api: str, *, total: int, count: int) -> None:
+def list_runs(
+    session: requests.Session, api: str, *, total: int, count: int, web_pgid: int
+) -> None:
     deep = max(total // 10, 1)
     cases = [
         ("first page", f"{api}/jobs/"),
@@ -220,10 +236,16 @@ def list_runs(session: requests.Session, api: str, *, total: int, count: int) ->
         ),
     ]
     print(f"\n2. Job list with {total:,} jobs in the tenant ({count} requests each, 50 per page)")
-    print(f"{'case':<26}{'p50 ms':>9}{'p95 ms':>9}{'rows':>6}")
+    print(f"   load average {_load()}")
+    print(f"{'case':<26}{'p50 ms':>9}{'p95 ms':>9}{'rows':>6}{'web CPU ms/req':>16}")
     for name, url in cases:
-        p50, p95, rows = _timed(session, url, count)
-        print(f"{name:<26}{p50:>9.1f}{p95:>9.1f}{rows:>6}")
+        p50, p95, rows, cpu_ms = _timed(session, url, count, web_pgid)
+        print(f"{name:<26}{p50:>9.1f}{p95:>9.1f}{rows:>6}{cpu_ms:>16.2f}")
+    print(f"   load average {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
             batch_runs(session, api, jobs=opts.batch_jobs, runs=opts.batches)
         filled = fill_jobs(opts.jobs_in_table)
         print(f"\n(filled the jobs table to {opts.jobs_in_table:,} rows in {filled:.1f}s)")
-        list_runs(session, api, total=opts.jobs_in_table, count=opts.requests)
+        list_runs(
+            session, api, total=opts.jobs_in_table, count=opts.requests, web_pgid=web.process.pid
+        )
     finally:
         worker.stop()
         web.stop()

@@ -36,6 +36,12 @@ def _group_pids(pgid: int) -> list[int]:
     return pids
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process of a process group (a server and its
+    workers)."""
+    return sum(stat[1] for pid in _group_pids(pgid) if (stat := _stat(pid)) is not None)
+
+
 class CpuMeter:
     """snapshot() before and after a run; diff() gives CPU seconds per part. `groups` maps a
     part to a process group (a worker and its pool processes), `pids` a part to one process."""

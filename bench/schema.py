@@ -18,9 +18,9 @@ from collections import Counter
 from typing import Any
 
 from bench.database import migrate_shared, recreate_database
-from bench.env import BenchEnv
+from bench.env import BENCH_DB, REDIS_BASE, BenchEnv
 
-_REDIS_BASE = os.environ.get("RELIST_BENCH_REDIS_BASE", "redis://127.0.0.1:6379")
+_REDIS_BASE = os.environ.get("RELIST_BENCH_REDIS_BASE", REDIS_BASE)
 SCHEMA, DOMAIN = "benchschema", "benchschema.localhost"
 RELAXED = {
     "RELIST_THROTTLE_USER": "10000000/min",
@@ -42,7 +42,7 @@ class _SchemaBenchEnv(BenchEnv):
 
 
 ENV = _SchemaBenchEnv(
-    database=os.environ.get("RELIST_BENCH_SCHEMA_DB", "relist_bench_schema"),
+    database=os.environ.get("RELIST_BENCH_SCHEMA_DB", f"{BENCH_DB}_schema"),
     broker_db=11,
     redis_db=12,
 )

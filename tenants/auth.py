@@ -1,10 +1,11 @@
 """API tokens: issue at login, look up per request, revoke at logout or from the token list.
 
-`user_for_token` is the one place a token becomes a user: the REST authentication class below
-and the live-update socket both call it. A lookup is cached for RELIST_AUTH_CACHE_TTL_S seconds
-(keyed by the token's digest, holding the user and their memberships), so a request costs no
-query for authentication nor for the membership check; revoking a token deletes its entry at
-once, while a changed membership or a deactivated user is seen when the entry expires.
+`user_for_token` is the one place a token becomes a user (the live-update socket calls it; the
+REST authentication class below shares its lookup and cache). A lookup is cached for
+RELIST_AUTH_CACHE_TTL_S seconds (keyed by the token's digest, holding the user and their
+memberships), so a request costs no query for authentication nor for the membership check;
+revoking a token deletes its entry at once, while a changed membership or a deactivated user is
+seen when the entry expires.
 
 Failed token authentications count against the client's IP (scope `auth_failure`, stricter than
 the general throttles): past the rate every request from that IP answers 429 with Retry-After
@@ -13,14 +14,17 @@ before any token is looked up, so guessing tokens does not scale.
 
 import hashlib
 import logging
+import pickle
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
+import redis
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -35,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "rlt_"
 KEYWORDS = (b"bearer", b"token")  # `Authorization: Bearer <token>` or `Token <token>`
-_CACHE_PREFIX = "auth:token:"
+_CACHE_PREFIX = "relist:auth:token:"
+_FAILURES_PREFIX = "relist:auth:failures:"
 # Writing last_used_at on every request would make each GET a write; once a minute says enough.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -78,7 +83,7 @@ def api_token_revoke(*, token: ApiToken) -> None:
     """Delete the token; a request already holding its cached lookup is the last one served."""
     digest = token.digest
     token.delete()
-    cache.delete(_CACHE_PREFIX + digest)
+    _redis().delete(_cache_key(digest))
     logger.info("auth.token_revoked", extra={"user": token.user_id, "token": token.pk})
 
 
@@ -108,47 +113,83 @@ def _lookup(digest: str) -> tuple[AbstractBaseUser, TokenAuth] | None:
 def user_for_token(key: str) -> tuple[AbstractBaseUser, TokenAuth] | None:
     """The active user a raw API token belongs to, with the token and the user's memberships;
     None for an unknown, expired or revoked token or an inactive user."""
-    if not key or len(key) > 200:
+    if not _plausible(key):
         return None
     digest = token_digest(key)
     ttl = settings.RELIST_AUTH_CACHE_TTL_S
-    if ttl > 0:
-        cached = cache.get(_CACHE_PREFIX + digest)
-        if cached is not None and cached[1].expires_at > timezone.now():
-            return cached
-    found = _lookup(digest)
-    if found is not None and ttl > 0:
-        cache.set(_CACHE_PREFIX + digest, found, ttl)
-    return found
+    cached = cast("bytes | None", _redis().get(_cache_key(digest))) if ttl > 0 else None
+    return _resolved(digest, cached)
+
+
+def _plausible(key: str) -> bool:
+    return bool(key) and len(key) <= 200
+
+
+def _cache_key(digest: str) -> str:
+    return f"{_CACHE_PREFIX}{digest}"
+
+
+@cache
+def _redis() -> redis.Redis:
+    """The lookup cache and the failure counts, on the shared cache's Redis. Not through
+    django.core.cache: its client builds a new redis.Redis per call, which cost more CPU than
+    the lookup it saved; one client (one pool) per process instead."""
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _resolved(digest: str, cached: bytes | None) -> tuple[AbstractBaseUser, TokenAuth] | None:
+    """The cached lookup `cached` (as read from Redis) if still good, else a fresh lookup,
+    cached for RELIST_AUTH_CACHE_TTL_S."""
+    if cached is not None:
+        found: tuple[AbstractBaseUser, TokenAuth] = pickle.loads(cached)
+        if found[1].expires_at > timezone.now():
+            return found
+    ttl = settings.RELIST_AUTH_CACHE_TTL_S
+    fresh = _lookup(digest)
+    if fresh is not None and ttl > 0:
+        _redis().set(_cache_key(digest), pickle.dumps(fresh), ex=ttl)
+    return fresh
 
 
 class AuthFailureThrottle(SimpleRateThrottle):
-    """Counts failed token authentications per client IP (scope `auth_failure`). Unlike DRF's
-    throttles it records only failures: a client with a good token never meets it."""
+    """Counts failed token authentications per client IP (scope `auth_failure`), per fixed
+    window as ClientRateThrottle counts requests. Unlike DRF's throttles it records only
+    failures: a client with a good token never meets it."""
 
     scope = "auth_failure"
 
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def __init__(self, request: Request) -> None:  # the rate is read per request, as DRF's
+        self.limit, self.window = self.parse_rate(self.THROTTLE_RATES.get(self.scope))
+        self.now = time.time()
+        self.key: str | None = None
+        if self.limit is not None and self.window:
+            window = int(self.now // self.window)
+            self.key = f"{_FAILURES_PREFIX}{self.get_ident(request)}:{window}"
 
-    def blocked(self, request: Request) -> float | None:
-        """Seconds to wait when the IP is over its failure budget, else None."""
-        if self.rate is None:
+    def get_cache_key(self, request: Any, view: Any) -> str | None:  # unused: see __init__
+        return self.key
+
+    def blocked(self, count: bytes | None) -> float | None:
+        """Seconds to wait when the IP's `count` of failures (as read from Redis) is over its
+        budget, else None."""
+        if self.limit is None or not self.window or count is None or int(count) < self.limit:
             return None
-        self.key = self.get_cache_key(request, None)
-        self.history = self.cache.get(self.key, [])
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:  # type: ignore[attr-defined]
-            self.history.pop()
-        return self.wait() if len(self.history) >= self.num_requests else None  # type: ignore[attr-defined]
+        return self.window - self.now % self.window
 
     def record_failure(self) -> None:
-        self.history.insert(0, self.now)
-        self.cache.set(self.key, self.history, self.duration)  # type: ignore[attr-defined]
+        if self.key is None or not self.window:
+            return
+        pipe = _redis().pipeline(transaction=False)
+        pipe.incr(self.key)
+        pipe.expire(self.key, self.window + 1)
+        pipe.execute()
 
 
 class ApiTokenAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <token>` (or `Token <token>`) of an ApiToken."""
+    """`Authorization: Bearer <token>` (or `Token <token>`) of an ApiToken.
+
+    One Redis round trip reads both the IP's failure count and the token's cached lookup; a
+    cached token then costs no query."""
 
     keyword = "Bearer"
 
@@ -156,18 +197,21 @@ class ApiTokenAuthentication(BaseAuthentication):
         header = get_authorization_header(request).split()
         if not header or header[0].lower() not in KEYWORDS:
             return None
-        throttle = AuthFailureThrottle()
-        wait = throttle.blocked(request)
+        throttle = AuthFailureThrottle(request)
+        key = _header_token(header)
+        digest = token_digest(key) if _plausible(key) else None
+        pipe = _redis().pipeline(transaction=False)
+        pipe.get(throttle.key or _FAILURES_PREFIX)
+        if digest is not None and settings.RELIST_AUTH_CACHE_TTL_S > 0:
+            pipe.get(_cache_key(digest))
+        count, *cached = pipe.execute()
+        wait = throttle.blocked(count)
         if wait is not None:
             raise exceptions.Throttled(wait)
         if len(header) != 2:
             throttle.record_failure()
             raise exceptions.AuthenticationFailed("Invalid token header.")
-        try:
-            key = header[1].decode("ascii")
-        except UnicodeDecodeError:
-            key = ""
-        found = user_for_token(key)
+        found = _resolved(digest, cached[0] if cached else None) if digest else None
         if found is None:
             throttle.record_failure()
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
@@ -175,6 +219,15 @@ class ApiTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+def _header_token(header: list[bytes]) -> str:
+    if len(header) != 2:
+        return ""
+    try:
+        return header[1].decode("ascii")
+    except UnicodeDecodeError:
+        return ""
 
 
 def lockout_response(request: HttpRequest, response: Any = None, credentials: Any = None,

@@ -19,6 +19,7 @@ from django.test.utils import setup_databases, teardown_databases
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
+from marketplace.engine import dispatch
 from tenants.auth import api_token_issue
 from tenants.models import Domain, Tenant
 from tenants.services import tenant_provision
@@ -173,7 +174,12 @@ def no_broker(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
     def record(name: str, args: Any = None, **kwargs: Any) -> None:
         sent.append((name, args))
 
+    def record_trigger(publisher: Any, *, job_id: int, queue: str, eta: Any) -> None:
+        record(dispatch.RUN_JOB_TASK, (job_id,))
+
     monkeypatch.setattr(celery_app, "send_task", record)
+    # Job triggers are published in bulk, by Celery's message functions rather than send_task.
+    monkeypatch.setattr(dispatch._TriggerPublisher, "publish", record_trigger)
     monkeypatch.setattr("marketplace.services.live.has_subscribers", lambda schema: False)
     return sent
 

@@ -116,3 +116,58 @@ def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -
                     },
                 )
     return result
+
+
+# OpenAPI links (https://spec.openapis.org/oas/v3.0.3#link-object): what a client, or
+# schemathesis' stateful tests, can do next with what a create answered. The created resource's
+# own operations, by operationId, with the path parameter taken from the 201 body.
+_ITEM_OPERATIONS = ("retrieve", "update", "partial_update", "destroy")
+LINKS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # create operation: (path parameter, field of the 201 body, operations it feeds)
+    "batches_create": ("batch_id", "batch_id", ("batches_retrieve", "batches_cancel")),
+    "jobs_create": (
+        "id",
+        "id",
+        tuple(f"jobs_{op}" for op in ("retrieve", "tasks", "pause", "resume", "cancel", "retry")),
+    ),
+    "products_create": ("id", "id", tuple(f"products_{op}" for op in _ITEM_OPERATIONS)),
+    "categories_create": ("code", "code", tuple(f"categories_{op}" for op in _ITEM_OPERATIONS)),
+    "category_mappings_create": (
+        "id",
+        "id",
+        tuple(f"category_mappings_{op}" for op in _ITEM_OPERATIONS),
+    ),
+    "value_mappings_create": (
+        "id",
+        "id",
+        tuple(f"value_mappings_{op}" for op in _ITEM_OPERATIONS),
+    ),
+    "extension_tokens_issue": ("id", "id", ("extension_tokens_revoke",)),
+}
+
+
+def add_links(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Adds LINKS to each create's 201 response. A link to an operation the schema does not
+    have is an error here, not a dangling reference a client finds later."""
+    operations = {
+        operation["operationId"]: operation
+        for path_item in result.get("paths", {}).values()
+        for operation in path_item.values()
+    }
+    for source, (parameter, field, targets) in LINKS.items():
+        if source not in operations or any(target not in operations for target in targets):
+            raise ValueError(f"OpenAPI links of {source} name an unknown operation: {targets}")
+        created = operations[source]["responses"]["201"]
+        created["links"] = {
+            _link_name(target): {
+                "operationId": target,
+                "parameters": {parameter: f"$response.body#/{field}"},
+            }
+            for target in targets
+        }
+    return result
+
+
+def _link_name(operation_id: str) -> str:
+    """jobs_partial_update -> JobsPartialUpdate."""
+    return "".join(part.capitalize() for part in operation_id.split("_"))

@@ -1,7 +1,7 @@
 """Query filters of the job and product lists. Each one maps onto an index that keeps the
 cursor-paginated list an index range scan at a million jobs (see MarketplaceJob.Meta.indexes)."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.db.models import QuerySet
@@ -25,7 +25,21 @@ class IdFilter(filters.NumberFilter):
     field_class = _IdField
 
 
-class JobFilter(filters.FilterSet):
+class FormCachingFilterSet(filters.FilterSet):
+    """django-filter builds a new form class, with a new form field per filter, on every
+    request; these filters are the same for every request, so the class is built once per
+    filter set (each request still validates with its own form instance)."""
+
+    _form_classes: ClassVar[dict[type, type]] = {}
+
+    def get_form_class(self) -> type:
+        form_class = self._form_classes.get(type(self))
+        if form_class is None:
+            form_class = self._form_classes[type(self)] = super().get_form_class()
+        return form_class
+
+
+class JobFilter(FormCachingFilterSet):
     # distinct=False: no join can duplicate a job, and DISTINCT would sort the whole match
     # instead of walking an index.
     status = filters.MultipleChoiceFilter(

@@ -8,20 +8,23 @@ Fairness (docs/engine.md "Fairness"): every trigger goes through `jobs_enqueue`,
 marketplace go there, the rest to the normal band, so the band stays for what a person waits on.
 The per-tenant worker slots are taken at claim time (runner._slot_take).
 
-Messages are sent by task name (no import of tasks.py); tenant-schemas-celery's `send_task`
-stamps the connection's current schema into the message headers."""
+Messages are sent by task name (no import of tasks.py) and carry the connection's current schema
+in tenant-schemas-celery's header; groups are published in bulk (`_TriggerPublisher`)."""
 
 import base64
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
+from celery.utils import uuid
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from tenant_schemas_celery.task import headers_with_schema
 
 from config.celery import app
 from core.queues import HIGH_PRIORITY_MAX, queue_for_job
@@ -32,27 +35,36 @@ from marketplace.states import JobStatus
 RUN_JOB_TASK = "marketplace.run_job"
 # kombu's Redis transport keeps messages of priority p > 0 in "<queue>\x06\x16<p>" lists.
 _PRIORITY_STEPS = (3, 6, 9)
+_PUBLISH_BATCH = 1000
+
+
+class Trigger(Protocol):
+    """What a trigger is sent from: a MarketplaceJob, or a row read for it alone."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def marketplace(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerRow:
+    """A job as jobs_enqueue needs it, read without building a model instance."""
+
+    pk: int
+    marketplace: str
+    priority: int
+    next_attempt_at: datetime | None
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("pk", "marketplace", "priority", "next_attempt_at")
 
 
 def job_route(*, marketplace: str, priority: int) -> str:
     return queue_for_job(marketplace=marketplace, priority=priority).value
-
-
-def job_enqueue(
-    *,
-    job_id: int,
-    marketplace: str,
-    priority: int,
-    eta: datetime | None = None,
-    producer: Any = None,
-) -> None:
-    app.send_task(
-        RUN_JOB_TASK,
-        args=(job_id,),
-        queue=job_route(marketplace=marketplace, priority=priority),
-        eta=eta,
-        producer=producer,
-    )
 
 
 def high_band_ids(*, marketplace: str) -> set[int]:
@@ -69,7 +81,7 @@ def high_band_ids(*, marketplace: str) -> set[int]:
     )
 
 
-def _band_priority(job: MarketplaceJob, allowed: dict[str, set[int]]) -> int:
+def _band_priority(job: Trigger, allowed: dict[str, set[int]]) -> int:
     """The priority the route is chosen by: a high job beyond the tenant's cap goes normal."""
     if job.priority > HIGH_PRIORITY_MAX:
         return job.priority
@@ -83,7 +95,7 @@ def _window_lost_after_s() -> float:
     return 2 * float(settings.RELIST_SWEEP_INTERVAL_S)
 
 
-def _admitted(jobs: list[MarketplaceJob], *, resend: bool, now: datetime) -> list[MarketplaceJob]:
+def _admitted(jobs: list[Trigger], *, resend: bool, now: datetime) -> list[Trigger]:
     """The jobs of the group whose trigger fits the tenant's window, per marketplace."""
     admitted: set[int] = set()
     for marketplace in {job.marketplace for job in jobs}:
@@ -99,27 +111,83 @@ def _admitted(jobs: list[MarketplaceJob], *, resend: bool, now: datetime) -> lis
     return [job for job in jobs if job.pk in admitted]
 
 
-def jobs_enqueue(jobs: Iterable[MarketplaceJob], *, resend: bool = True) -> int:
-    """Publish on one producer (one broker connection) for the whole group: acquiring one per
-    message made a 10,000-job batch crawl. Only the jobs that fit the tenant's trigger window
-    are sent; the others stay pending in PostgreSQL and are released by `jobs_top_up` as the
-    tenant's jobs finish (or by the sweep)."""
+def jobs_enqueue(jobs: Iterable[Trigger], *, resend: bool = True) -> int:
+    """Publish the group's triggers in bulk (_TriggerPublisher: one producer, LPUSHes pipelined
+    _PUBLISH_BATCH at a time). Only the jobs that fit the tenant's trigger window are sent; the
+    others stay pending in PostgreSQL and are released by `jobs_top_up` as the tenant's jobs
+    finish (or by the sweep)."""
     sent = 0
     now = timezone.now()
     allowed: dict[str, set[int]] = {}
     admitted = _admitted(list(jobs), resend=resend, now=now)
-    with app.producer_or_acquire() as producer:
+    if not admitted:
+        return 0
+    with app.producer_or_acquire() as producer, producer.batch(max_size=_PUBLISH_BATCH):
+        publisher = _TriggerPublisher(producer)
         for job in admitted:
             due = job.next_attempt_at
-            job_enqueue(
+            publisher.publish(
                 job_id=job.pk,
-                marketplace=job.marketplace,
-                priority=_band_priority(job, allowed),
+                queue=job_route(marketplace=job.marketplace, priority=_band_priority(job, allowed)),
                 eta=due if due is not None and due > now else None,
-                producer=producer,
             )
             sent += 1
     return sent
+
+
+class _TriggerPublisher:
+    """Sends run_job triggers as app.send_task would, message for message, for less than half
+    its CPU: the message is Celery's own (amqp.create_task_message) and so is its publication
+    (amqp.send_task_message: signals, sent events, kombu's envelope and priority lists); what
+    send_task works out again for every message (the task's execution options, the route of
+    the queue, tenant-schemas-celery's schema header, the parent task, declaring the queue) is
+    worked out once per group here. tests/marketplace/engine/test_dispatch_bulk.py compares
+    the messages with send_task's and has a worker run them."""
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
+        task = app.tasks.get(RUN_JOB_TASK)
+        options: dict[str, Any] = {
+            key: value
+            for key, value in (task._get_exec_options() if task is not None else {}).items()
+            if value is not None
+        }
+        self.time_limit = options.pop("time_limit", None)
+        self.soft_time_limit = options.pop("soft_time_limit", None)
+        options.pop("expires", None)
+        self.ignore_result = options.pop("ignore_result", None)
+        self.options = options
+        self.headers = headers_with_schema({})
+        parent = app.current_worker_task
+        self.root_id = parent.request.root_id or parent.request.id if parent else None
+        self.parent_id = parent.request.id if parent else None
+        self.sent_event = app.conf.task_send_sent_event
+        self.routes: dict[str, dict[str, Any]] = {}
+
+    def _route(self, queue: str) -> dict[str, Any]:
+        route = self.routes.get(queue)
+        if route is None:
+            route = app.amqp.router.route(
+                {**self.options, "queue": queue, "headers": self.headers}, RUN_JOB_TASK
+            )
+            self.routes[queue] = route
+        return route
+
+    def publish(self, *, job_id: int, queue: str, eta: datetime | None) -> None:
+        route = self._route(queue)
+        task_id = uuid()
+        args = (job_id,)
+        message = app.amqp.create_task_message(
+            task_id, RUN_JOB_TASK, args, None, None, eta, None, None, None, 0, None,
+            None, None, app.thread_oid, self.time_limit, self.soft_time_limit,
+            self.sent_event, self.root_id, self.parent_id, None, None,
+            ignore_result=self.ignore_result, argsrepr=repr(args), kwargsrepr="{}", **route,
+        )  # fmt: skip
+        if not self.ignore_result:
+            app.backend.on_task_call(self.producer, task_id)
+        app.amqp.send_task_message(self.producer, RUN_JOB_TASK, message, **route)
+        # The queue is bound by its first message; declaring it again per message only costs.
+        route["declare"] = []
 
 
 def jobs_top_up(*, job_id: int, marketplace: str, retry_at: datetime | None) -> int:

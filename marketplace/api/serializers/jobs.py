@@ -1,10 +1,13 @@
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from marketplace.api.serializers.fields import JSONObjectField, id_field
 from marketplace.models import JobEvent, MarketplaceJob, MarketplaceTask
+from marketplace.selectors import JOB_ROW_COLUMNS
 from marketplace.states import ActionCode, JobPriority, Marketplace
 
 
@@ -101,41 +104,60 @@ class JobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance: MarketplaceJob) -> dict[str, Any]:
-        """The hot path of the job list (50 rows a page): the same output as ModelSerializer's
-        field-by-field resolution, built directly, which took most of a page's time."""
+        """The same output as ModelSerializer's field-by-field resolution, built directly (and
+        built from plain rows by job_rows_representation for the list)."""
         job = instance
-        return {
-            "id": job.pk,
-            "marketplace": job.marketplace,
-            "action": job.action_type.code,
-            "product_id": job.product_id,
-            "batch_id": job.batch.batch_id if job.batch_id else None,  # type: ignore[union-attr]
-            "status": job.status,
-            "status_reason": job.status_reason,
-            "priority": job.priority,
-            "attempts": job.attempts,
-            "max_retries": job.max_retries,
-            "next_attempt_at": _when(job.next_attempt_at),
-            "expires_at": _when(job.expires_at),
-            "idempotency_key": job.idempotency_key,
-            "input_data": job.input_data,
-            "result_data": job.result_data,
-            "error_code": job.error_code,
-            "error_message": job.error_message,
-            "pause_requested": job.pause_requested,
-            "cancel_requested": job.cancel_requested,
-            "heartbeat_at": _when(job.heartbeat_at),
-            "created_at": _when(job.created_at),
-            "started_at": _when(job.started_at),
-            "finished_at": _when(job.finished_at),
-        }
+        return job_row_representation(
+            {
+                **{column: getattr(job, column) for column in JOB_ROW_COLUMNS},
+                "action": job.action_type.code,
+                "batch_public_id": job.batch.batch_id if job.batch_id else None,  # type: ignore[union-attr]
+            },
+            timezone.get_current_timezone(),
+        )
 
 
-_DATETIME = serializers.DateTimeField()
+def job_rows_representation(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The job list's page (rows of selectors.job_row_list) as JobSerializer renders jobs."""
+    tz = timezone.get_current_timezone()
+    return [job_row_representation(row, tz) for row in rows]
 
 
-def _when(value: datetime | None) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
+def job_row_representation(row: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "marketplace": row["marketplace"],
+        "action": row["action"],
+        "product_id": row["product_id"],
+        "batch_id": row["batch_public_id"],
+        "status": row["status"],
+        "status_reason": row["status_reason"],
+        "priority": row["priority"],
+        "attempts": row["attempts"],
+        "max_retries": row["max_retries"],
+        "next_attempt_at": _when(row["next_attempt_at"], tz),
+        "expires_at": _when(row["expires_at"], tz),
+        "idempotency_key": row["idempotency_key"],
+        "input_data": row["input_data"],
+        "result_data": row["result_data"],
+        "error_code": row["error_code"],
+        "error_message": row["error_message"],
+        "pause_requested": row["pause_requested"],
+        "cancel_requested": row["cancel_requested"],
+        "heartbeat_at": _when(row["heartbeat_at"], tz),
+        "created_at": _when(row["created_at"], tz),
+        "started_at": _when(row["started_at"], tz),
+        "finished_at": _when(row["finished_at"], tz),
+    }
+
+
+def _when(value: datetime | None, tz: tzinfo) -> str | None:
+    """DRF's DateTimeField output (ISO 8601 in the current time zone, UTC as `Z`) without its
+    per-value settings and time-zone lookups."""
+    if value is None:
+        return None
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class JobDetailSerializer(JobSerializer):

@@ -18,6 +18,7 @@ from marketplace.api.serializers.jobs import (
     JobDetailSerializer,
     JobSerializer,
     TaskSerializer,
+    job_rows_representation,
 )
 from marketplace.models import MarketplaceJob
 from marketplace.services import jobs as job_services
@@ -45,12 +46,18 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     filterset_class = JobFilter
     lookup_value_regex = r"\d+"
 
-    def get_queryset(self) -> QuerySet[MarketplaceJob]:
+    def get_queryset(self) -> QuerySet[MarketplaceJob, Any]:
         if self.action == "retrieve":
             return selectors.job_detail_queryset().select_related("batch")
         if self.action == "list":
-            return selectors.job_list().select_related("batch")
+            return selectors.job_row_list()
         return selectors.job_list()
+
+    def list(self, request: Request) -> Response:
+        """The hot read path: plain rows (selectors.job_row_list) rendered as JobSerializer
+        renders a job, one SELECT per page; the schema still comes from JobSerializer."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(job_rows_representation(page or []))
 
     def get_serializer_class(self) -> type[JobSerializer]:
         return JobSerializer if self.action == "list" else JobDetailSerializer

@@ -78,7 +78,7 @@ def test_unhandled_error_is_a_json_500_and_is_logged(tenant, api_client, monkeyp
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(selectors, "job_list", broken)
+    monkeypatch.setattr(selectors, "job_row_list", broken)
 
     # when the member lists jobs
     response = api_client.get("/api/jobs/")

@@ -1,6 +1,7 @@
 """The OpenAPI 3 schema (drf-spectacular) and its docs UI: served, valid, complete, and accurate
 enough that schemathesis, generating requests from it against the app, finds no server error."""
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,6 +14,7 @@ from drf_spectacular.validation import validate_schema
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
+from core.api.schema import LINKS
 from tenants.auth import api_token_issue
 from tests.conftest import client_for, tenant_host
 from tests.factories.marketplace import ProductFactory, make_batch, make_job_in
@@ -94,6 +96,8 @@ ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}
 # that does not exist). python -m bench.schema counts those separately.
 EXCLUDED_CHECKS = [positive_data_acceptance]
 EXAMPLES = 12  # per operation: ~30 operations, under a minute
+STATEFUL_SCENARIOS = 10  # sequences of up to STATEFUL_STEPS linked calls
+STATEFUL_STEPS = 5
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +158,28 @@ def test_login_needs_no_token_and_documents_its_throttle(openapi):
 def test_specific_errors_are_documented(openapi, path, method, status):
     responses = openapi["paths"][path][method]["responses"]
     assert responses[status]["content"]["application/json"]["schema"] == ERROR_SCHEMA
+
+
+def test_every_create_links_to_the_operations_of_what_it_created(openapi):
+    # then each create's 201 names, by operationId, the operations on the created resource,
+    # taking the path parameter from the body; every link resolves to an operation
+    by_id = {
+        operation["operationId"]: (path, operation)
+        for path, item in openapi["paths"].items()
+        for operation in item.values()
+    }
+    for source, (parameter, field, targets) in LINKS.items():
+        links = by_id[source][1]["responses"]["201"]["links"]
+        assert sorted(link["operationId"] for link in links.values()) == sorted(targets)
+        for link in links.values():
+            path, _ = by_id[link["operationId"]]
+            assert f"{{{parameter}}}" in path
+            assert link["parameters"] == {parameter: f"$response.body#/{field}"}
+    batch_links = by_id["batches_create"][1]["responses"]["201"]["links"]
+    assert batch_links["BatchesRetrieve"] == {
+        "operationId": "batches_retrieve",
+        "parameters": {"batch_id": "$response.body#/batch_id"},
+    }
 
 
 def test_create_endpoints_document_the_idempotency_key(openapi):
@@ -233,3 +259,45 @@ def _exercise(operation, *, base_url: str, member) -> None:
         )
 
     run()
+
+
+@pytest.mark.slow
+def test_schemathesis_stateful_sequences_through_the_links(tenant, member, openapi):
+    # given the operations the links join (creates and what follows them), as the member
+    ProductFactory()
+    linked = set(LINKS) | {target for _, _, targets in LINKS.values() for target in targets}
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(openapi)).include(
+        operation_id=sorted(linked)
+    )
+    schema.app = get_wsgi_application()
+    base_url = f"http://{tenant_host(tenant)}"
+    _, raw = api_token_issue(user=member, name="schemathesis stateful")
+
+    class Sequences(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case):
+            return {"base_url": base_url, "headers": {"Authorization": f"Bearer {raw}"}}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(
+                response,
+                excluded_checks=EXCLUDED_CHECKS,
+                headers=kwargs.get("headers"),  # the token is ours, not generated
+                transport_kwargs=kwargs or None,
+                recorder=self.recorder,
+            )
+
+    # when schemathesis chains calls through the links (create a product, then read, update or
+    # delete that very product; create a batch, then read or cancel it ...)
+    # then every answer along every sequence passes the checks, the stateful ones included
+    # (a created resource is found by the operations its links name)
+    with _inside_the_test_transaction():
+        Sequences.run(
+            settings=settings(
+                max_examples=STATEFUL_SCENARIOS,
+                stateful_step_count=STATEFUL_STEPS,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow],
+            )
+        )

@@ -1,13 +1,17 @@
 """/api/jobs/ over HTTP: list (filters, cursor pagination, one query), detail with steps and
 events, create with Idempotency-Key, the user actions and their refusals, and tenant scoping."""
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework import serializers
 
 from batches.models import BatchJob
+from marketplace.api.serializers.jobs import JobSerializer
 from marketplace.models import IdempotencyRecord, JobEvent, MarketplaceJob
 from tenants.context import tenant_context
 from tests.api_support import FORBIDDEN, NOT_FOUND, error
@@ -78,6 +82,39 @@ def test_list_pages_through_every_job_newest_first_with_a_cursor(tenant, api_cli
     assert parse_qs(urlsplit(first.json()["next"]).query)["page_size"] == ["2"]
     assert set(first.json()) == {"next", "previous", "results"}
     assert set(first.json()["results"][0]) == JOB_FIELDS
+
+
+def test_list_rows_render_as_drfs_serializer_renders_each_job(tenant, api_client):
+    # given a batch job with every field set (a datetime without microseconds among them) and
+    # a job outside any batch
+    batch = make_batch(products=1)
+    job = MarketplaceJob.objects.get(batch=batch)
+    now = timezone.now()
+    MarketplaceJob.objects.filter(pk=job.pk).update(
+        started_at=now.replace(microsecond=0),
+        heartbeat_at=now,
+        finished_at=now + timedelta(seconds=1),
+        next_attempt_at=now,
+        input_data={"nested": {"list": [1, 2.5, "é"]}, "none": None},
+        result_data={"listing_id": "x1"},
+        error_code="E42",
+        error_message="a message",
+        status_reason="a reason",
+        pause_requested=True,
+    )
+    lone = make_job(marketplace="etsy", action="sync_listings")
+
+    # when the member lists the jobs
+    rows = api_client.get("/api/jobs/").json()["results"]
+
+    # then each row is what DRF's own field-by-field ModelSerializer renders for that job
+    jobs = MarketplaceJob.objects.select_related("action_type", "batch").order_by("-pk")
+    expected = [
+        serializers.ModelSerializer.to_representation(JobSerializer(), each)
+        for each in jobs.filter(pk__in=(job.pk, lone.pk))
+    ]
+    assert rows == expected
+    assert [row["batch_id"] for row in rows] == [None, batch.batch_id]
 
 
 def test_list_page_size_is_capped(tenant, api_client):
