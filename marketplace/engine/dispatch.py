@@ -13,7 +13,7 @@ in tenant-schemas-celery's header; groups are published in bulk (`_TriggerPublis
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -95,7 +95,7 @@ def _window_lost_after_s() -> float:
     return 2 * float(settings.RELIST_SWEEP_INTERVAL_S)
 
 
-def _admitted(jobs: list[Trigger], *, resend: bool, now: datetime) -> list[Trigger]:
+def _admitted(jobs: Sequence[Trigger], *, resend: bool, now: datetime) -> list[Trigger]:
     """The jobs of the group whose trigger fits the tenant's window, per marketplace."""
     admitted: set[int] = set()
     for marketplace in {job.marketplace for job in jobs}:
@@ -253,7 +253,7 @@ def _enqueue_in_schema(schema: str, jobs: list[MarketplaceJob]) -> None:
         jobs_enqueue(jobs)
 
 
-def jobs_resend(jobs: list[MarketplaceJob]) -> int:
+def jobs_resend(jobs: Sequence[Trigger]) -> int:
     """The sweep's re-send of lost triggers and of jobs held back when the release after them
     was lost (a Redis restart empties the window and its "held" flag): only the jobs the
     tenant's window admits are stamped and sent; the others stay held, unstamped, for the
