@@ -21,6 +21,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from core import metrics
+from core.crypto import EncryptedTextField
 from core.errors import (
     ApplicationError,
     InvalidTransition,
@@ -33,7 +34,8 @@ from marketplace.engine import dispatch, lifecycle, liveness, sql
 from marketplace.engine.steps import plan_rows, step_fail, step_unstart
 from marketplace.handlers.base import Handler, JobContext, StepInput
 from marketplace.handlers.registry import handler_get
-from marketplace.models import Listing, MarketplaceJob, Product
+from marketplace.models import Listing, MarketplaceConnection, MarketplaceJob, Product
+from marketplace.rendering.mappings import Mappings
 from marketplace.services import ratelimit
 from marketplace.services.live import live_job_changed
 from marketplace.states import EventActor, JobStatus, TaskStatus
@@ -83,9 +85,10 @@ def job_run(*, job_id: int) -> RunOutcome:
     else:
         try:
             outcome = _run_steps(ctx, handler, steps) if _claim(ctx, steps, plan, now) else DROPPED
-        finally:
+        except BaseException:
             _slot_give(ctx.job, slot)
-    _top_up(ctx.job, outcome)
+            raise
+    _top_up(ctx.job, outcome, slot)
     return outcome
 
 
@@ -111,11 +114,14 @@ def _slot_take(job: MarketplaceJob, now: datetime) -> str | None:
     return None
 
 
-def _top_up(job: MarketplaceJob, outcome: RunOutcome) -> None:
-    """This trigger is spent (or comes back later): release the tenant's next held-back jobs.
-    A failure here only delays them until the sweep re-sends them."""
+def _top_up(job: MarketplaceJob, outcome: RunOutcome, slot: str | None) -> None:
+    """This trigger is spent (or comes back later): give the slot back and release the
+    tenant's next held-back jobs (one Redis round trip for both). A failure here only delays
+    them until the sweep re-sends them; the slot frees itself at its expiry."""
     try:
-        dispatch.jobs_top_up(job_id=job.pk, marketplace=job.marketplace, retry_at=outcome.retry_at)
+        dispatch.jobs_top_up(
+            job_id=job.pk, marketplace=job.marketplace, retry_at=outcome.retry_at, slot_holder=slot
+        )
     except RedisError:
         logger.warning("job.top_up_failed", extra={"job": job.pk}, exc_info=True)
 
@@ -137,10 +143,35 @@ def _json(value: Any) -> Any:
 
 
 def _instance(model: type[models.Model], data: dict[str, Any]) -> Any:
-    """A model instance from row_to_json's output, as if Django had read the row."""
+    """A model instance from row_to_json's output, as if Django had read the row (encrypted
+    columns decrypted, as their from_db_value does)."""
     fields = model._meta.concrete_fields
-    values = [field.to_python(data[field.column]) for field in fields]  # type: ignore[index]
+    values = [
+        field.from_db_value(data[field.column], None, connection)  # type: ignore[attr-defined]
+        if isinstance(field, EncryptedTextField)
+        else field.to_python(data[field.column])  # type: ignore[index]
+        for field in fields
+    ]
     return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+# The tenant's Mappings by schema, with the fingerprint of the tables they were read from
+# (sql.LOAD reads it with every job). Bounded: a worker serving more tenants re-reads.
+_MAPPINGS_KEPT = 256
+_mappings: dict[str, tuple[str, Mappings]] = {}
+
+
+def _mappings_for(schema: str, fingerprint: str) -> Mappings:
+    """The tenant's Mappings, read again only when its tables changed since the last job
+    (a handler asks for them with `ctx.client(Mappings.load)`)."""
+    kept = _mappings.get(schema)
+    if kept is not None and kept[0] == fingerprint:
+        return kept[1]
+    mappings = Mappings.load()
+    if len(_mappings) >= _MAPPINGS_KEPT:
+        _mappings.clear()
+    _mappings[schema] = (fingerprint, mappings)
+    return mappings
 
 
 def _load(job_id: int) -> tuple[JobContext, list[Step]] | None:
@@ -149,10 +180,17 @@ def _load(job_id: int) -> tuple[JobContext, list[Step]] | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    job_row, action_row, product_row, images, listing_row, step_rows = map(_json, row)
+    *rows, fingerprint = row
+    job_row, action_row, product_row, images, listing_row, step_rows, connection_row = map(
+        _json, rows
+    )
     job = _instance(MarketplaceJob, job_row)
     job.action_type = _instance(MarketplaceActionType, action_row)
-    ctx = JobContext(job=job, tenant_schema=connection.schema_name)
+    schema = connection.schema_name
+    ctx = JobContext(job=job, tenant_schema=schema)
+    if connection_row is not None:
+        ctx.connection = _instance(MarketplaceConnection, connection_row)
+    ctx.substitute(Mappings.load, lambda: _mappings_for(schema, fingerprint))
     if product_row is not None:
         ctx.product = _instance(Product, product_row)
         ctx.image_urls = list(images)

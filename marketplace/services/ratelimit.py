@@ -224,7 +224,7 @@ def tenant_slots_held(*, tenant: str, marketplace: str) -> int:
 # Triggers in flight per (tenant, marketplace) (docs/engine.md "Fairness"): a sorted set of job
 # ids scored by when their trigger counts as lost. KEYS[1] set, KEYS[2] "held back" flag;
 # ARGV: now (ms), expiry (ms), window, resend (1: a member may be sent again), ids... Returns the
-# ids admitted; any id left out sets the flag, so the runner tops the window up.
+# ids admitted; any id left out bumps the flag (a counter), so the runner tops the window up.
 _WINDOW_ADMIT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local window, resend, admitted, held = tonumber(ARGV[3]), ARGV[4] == '1', {}, false
@@ -239,7 +239,7 @@ for i = 5, #ARGV do
     held = true
   end
 end
-if held then redis.call('SET', KEYS[2], '1') end
+if held then redis.call('INCR', KEYS[2]) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return admitted
 """
@@ -275,24 +275,54 @@ def trigger_window_admit(
     return {int(job_id) for job_id in admitted}
 
 
-def trigger_window_leave(*, tenant: str, marketplace: str, job_id: int) -> tuple[list[int], bool]:
-    """The job's trigger is spent: leave the window. Returns the ids still in it and whether
-    some of the tenant's jobs were held back (the flag is cleared: the caller tops up)."""
+def trigger_window_leave(
+    *, tenant: str, marketplace: str, job_id: int, slot_holder: str | None = None
+) -> tuple[list[int], str | None]:
+    """The job's trigger is spent: leave the window (and give back the run's worker slot, in
+    the same round trip). Returns the ids still in the window and the "held back" mark (None:
+    nothing of the tenant's is held back). The mark stays set: the caller clears it with
+    `trigger_window_clear_held` once it found fewer held-back jobs than free places."""
     window, held = _window_keys(tenant, marketplace)
     pipe = redis_client().pipeline()
+    if slot_holder is not None:
+        pipe.zrem(tenant_slot_key(tenant=tenant, marketplace=marketplace), slot_holder)
     pipe.zrem(window, job_id)
     pipe.zrange(window, 0, -1)
     pipe.get(held)
-    pipe.delete(held)
-    _, members, flag, _ = pipe.execute()
-    return [int(member) for member in members], flag is not None
+    *_, members, mark = pipe.execute()
+    return [int(member) for member in members], None if mark is None else mark.decode()
 
 
-def trigger_window_mark_held(*, tenant: str, marketplace: str) -> None:
-    redis_client().set(_window_keys(tenant, marketplace)[1], "1")
+# KEYS[1] the "held back" flag; ARGV[1] the mark read. Deleted only if nobody held back more
+# since (the admit script bumps it), so a concurrent hold is never lost.
+_HELD_CLEAR = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
 
 
-def trigger_window_keep(*, tenant: str, marketplace: str, job_id: int, until_s: float) -> None:
-    """The job's trigger comes back later (a deferral or retry countdown): it stays counted."""
+@cache
+def _held_clear_script() -> Any:
+    return redis_client().register_script(_HELD_CLEAR)
+
+
+def trigger_window_clear_held(*, tenant: str, marketplace: str, mark: str) -> None:
+    _held_clear_script()(keys=[_window_keys(tenant, marketplace)[1]], args=[mark])
+
+
+def trigger_window_keep(
+    *,
+    tenant: str,
+    marketplace: str,
+    job_id: int,
+    until_s: float,
+    slot_holder: str | None = None,
+) -> None:
+    """The job's trigger comes back later (a deferral or retry countdown): it stays counted.
+    The run's worker slot is given back in the same round trip."""
     window, _ = _window_keys(tenant, marketplace)
-    redis_client().zadd(window, {str(job_id): int(until_s * 1000)}, xx=True)
+    pipe = redis_client().pipeline()
+    if slot_holder is not None:
+        pipe.zrem(tenant_slot_key(tenant=tenant, marketplace=marketplace), slot_holder)
+    pipe.zadd(window, {str(job_id): int(until_s * 1000)}, xx=True)
+    pipe.execute()
