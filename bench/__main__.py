@@ -307,7 +307,7 @@ def _query_counts(opts: Options, env: BenchEnv, sandbox: SandboxProcess, token: 
         f"  batch_enqueue_jobs for {enqueue_jobs} jobs: {enqueue_queries} queries, "
         f"{enqueue_ms:.2f} ms per message"
     )
-    rule(f"cProfile of job_run over {opts.profile_jobs} jobs (in-process, wall clock)")
+    rule(f"cProfile of job_run over {opts.profile_jobs} jobs (in-process, CPU time)")
     profile = queries.profile_job_run(sandbox, jobs=opts.profile_jobs)
     say("  top 15 by cumulative time:")
     say(profile["cumulative"])
@@ -315,7 +315,7 @@ def _query_counts(opts: Options, env: BenchEnv, sandbox: SandboxProcess, token: 
     say("  top 15 by own time:")
     say(profile["tottime"])
     say()
-    say("  where job_run's time goes (cumulative, profiled):")
+    say("  where job_run's CPU goes (cumulative, profiled):")
     say(profile["breakdown"])
 
 

@@ -88,6 +88,8 @@ def job_run(*, job_id: int) -> RunOutcome:
         except BaseException:
             _slot_give(ctx.job, slot)
             raise
+        finally:
+            ratelimit.token_prepaid_clear()
     _top_up(ctx.job, outcome, slot)
     return outcome
 
@@ -382,34 +384,27 @@ def _boundary(job: MarketplaceJob, *, done: Step, following: Step) -> RunOutcome
 def _complete(
     ctx: JobContext, handler: Handler, last: Step | None, results: dict[str, dict[str, Any]]
 ) -> RunOutcome:
-    """finish() and one statement, in one transaction (finish may write orders through the
-    ORM). The last step's success completes the job even if a pause or cancel arrived during
-    it: the marketplace already holds the result, and the job must say so."""
+    """finish() and one statement, in one transaction when finish wrote (orders through the
+    ORM); when finish sent no statement, the completion runs alone in autocommit: one round
+    trip instead of BEGIN, statement, COMMIT (psycopg begins a transaction only at its first
+    statement, so the empty atomic block cost nothing). The last step's success completes the
+    job even if a pause or cancel arrived during it: the marketplace already holds the result,
+    and the job must say so."""
     now = timezone.now()
+    seen: list[str] = []
+
+    def note(execute: Any, sql_: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(sql_)
+        return execute(sql_, params, many, context)
+
     try:
         with transaction.atomic():
-            job_result = handler.finish(ctx, results)
-            change = ctx.listing_change
-            params = {
-                **sql.complete_params(),
-                "job": ctx.job.pk,
-                "now": now,
-                "result_data": json.dumps(job_result),
-                "done": last.pk if last is not None else None,
-                "result": json.dumps(last.result if last is not None else {}),
-                "listing": change is not None,
-                "marketplace": ctx.job.marketplace,
-                "listing_status": str(change.status) if change else None,
-                "external_id": change.external_id if change else None,
-                "url": change.url if change else None,
-                "listing_data": json.dumps(change.data if change else {}),
-            }
-            with connection.cursor() as cursor:
-                cursor.execute(sql.complete(), params)  # type: ignore[arg-type]
-                if cursor.fetchone() is None:
-                    raise _NotRunning
-            done = {"finished_at": now, "result_data": job_result, "status_reason": ""}
-            live_job_changed(_copy(ctx.job, status=JobStatus.COMPLETED.value, **done))
+            with connection.execute_wrapper(note):
+                job_result = handler.finish(ctx, results)
+            if seen:
+                _complete_statement(ctx, last, job_result, now)
+        if not seen:
+            _complete_statement(ctx, last, job_result, now)
     except _NotRunning:
         logger.warning("job.no_longer_running", extra={"job": ctx.job.pk, "at": "completion"})
         return DROPPED
@@ -422,6 +417,33 @@ def _complete(
         duration_s=(now - ctx.job.started_at).total_seconds() if ctx.job.started_at else None,
     )
     return RunOutcome(JobStatus.COMPLETED)
+
+
+def _complete_statement(
+    ctx: JobContext, last: Step | None, job_result: dict[str, Any], now: datetime
+) -> None:
+    """sql.complete(); _NotRunning when the job is no longer running here."""
+    change = ctx.listing_change
+    params = {
+        **sql.complete_params(),
+        "job": ctx.job.pk,
+        "now": now,
+        "result_data": json.dumps(job_result),
+        "done": last.pk if last is not None else None,
+        "result": json.dumps(last.result if last is not None else {}),
+        "listing": change is not None,
+        "marketplace": ctx.job.marketplace,
+        "listing_status": str(change.status) if change else None,
+        "external_id": change.external_id if change else None,
+        "url": change.url if change else None,
+        "listing_data": json.dumps(change.data if change else {}),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql.complete(), params)  # type: ignore[arg-type]
+        if cursor.fetchone() is None:
+            raise _NotRunning
+    done = {"finished_at": now, "result_data": job_result, "status_reason": ""}
+    live_job_changed(_copy(ctx.job, status=JobStatus.COMPLETED.value, **done))
 
 
 # --- rare outcomes: every one honours a request first ------------------------------------------

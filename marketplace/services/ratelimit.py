@@ -10,6 +10,7 @@ https://developers.etsy.com/documentation/essentials/rate-limits"""
 
 import random
 import secrets
+import threading
 import time
 from functools import cache
 from typing import Any
@@ -45,6 +46,28 @@ return 1
 """
 
 
+def bucket_key(*, tenant: str, marketplace: str) -> str:
+    return f"relist:ratelimit:{tenant}:{marketplace}"
+
+
+# A token taken for a job's first call in the same round trip as its worker slot
+# (tenant_slot_take): the job's first `acquire` on that bucket spends it instead of asking Redis.
+# Per thread, set and cleared by the runner around one job.
+_prepaid = threading.local()
+
+
+def token_prepaid_clear() -> None:
+    """The job is over: a prepaid token it did not spend is dropped (never carried over)."""
+    _prepaid.key = None
+
+
+def _token_prepaid_take(key: str) -> bool:
+    if getattr(_prepaid, "key", None) == key:
+        _prepaid.key = None
+        return True
+    return False
+
+
 @cache
 def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
@@ -68,7 +91,7 @@ class TokenBucketLimiter:
         max_inline_wait: float | None = None,
     ) -> None:
         tenant = tenant or connection.schema_name
-        self.key = f"relist:ratelimit:{tenant}:{marketplace}"
+        self.key = bucket_key(tenant=tenant, marketplace=marketplace)
         self.marketplace = marketplace
         self.per_second = per_second
         self.burst = burst
@@ -82,6 +105,9 @@ class TokenBucketLimiter:
         return cls(marketplace=marketplace, **settings.MARKETPLACE_RATE_LIMITS[marketplace])
 
     def acquire(self) -> None:
+        if self.per_day is None and _token_prepaid_take(self.key):
+            self._spent = True  # taken with the job's worker slot
+            return
         bucket, daily = _scripts()
         if self.per_day is not None:
             now = time.time()
@@ -181,13 +207,25 @@ def _turn_scripts() -> tuple[Any, Any]:
 
 # Worker slots per (tenant, marketplace): a sorted set of holders scored by their expiry, so a
 # slot of a killed worker frees itself (the TTL safety net) while a live one is released in
-# `finally`. KEYS[1] set; ARGV: holder, now (ms), expiry (ms), cap. Returns 1 if taken.
+# `finally`. KEYS[1] set; ARGV: holder, now (ms), expiry (ms), cap. Returns 0 when all are held,
+# 1 when taken. With KEYS[2] (the marketplace's token bucket) and ARGV rate/s, burst, now (s):
+# also takes one token for the job's first call when one is there (returns 2), exactly as
+# _BUCKET would; an empty bucket takes nothing (returns 1) and the first call asks as usual.
 _SLOT_TAKE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return 1
+if #KEYS < 2 then return 1 end
+local rate, burst, now = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local state = redis.call('HMGET', KEYS[2], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+if tokens < 1 then return 1 end
+redis.call('HSET', KEYS[2], 'tokens', tokens - 1, 'ts', now)
+redis.call('EXPIRE', KEYS[2], math.ceil(burst / rate) + 60)
+return 2
 """
 
 
@@ -202,14 +240,27 @@ def tenant_slot_key(*, tenant: str, marketplace: str) -> str:
 
 def tenant_slot_take(*, tenant: str, marketplace: str, holder: str) -> bool:
     """Take one of the tenant's RELIST_TENANT_SLOTS_PER_MARKETPLACE worker slots (False: all
-    held, the caller defers its job). Held at most the task's hard time limit."""
-    now_ms = int(time.time() * 1000)
+    held, the caller defers its job). Held at most the task's hard time limit. For a
+    marketplace with a per-second budget only (eBay), the same round trip takes the token of
+    the job's first call when the bucket has one (a prepaid token for this thread, spent by the
+    first `acquire` or dropped by `token_prepaid_clear`)."""
+    now = time.time()
+    now_ms = int(now * 1000)
     expiry_ms = now_ms + int(settings.CELERY_TASK_TIME_LIMIT * 1000)
-    taken = _slot_script()(
-        keys=[tenant_slot_key(tenant=tenant, marketplace=marketplace)],
-        args=[holder, now_ms, expiry_ms, int(settings.RELIST_TENANT_SLOTS_PER_MARKETPLACE)],
-    )
-    return bool(taken)
+    keys = [tenant_slot_key(tenant=tenant, marketplace=marketplace)]
+    args: list[Any] = [
+        holder,
+        now_ms,
+        expiry_ms,
+        int(settings.RELIST_TENANT_SLOTS_PER_MARKETPLACE),
+    ]
+    limits = settings.MARKETPLACE_RATE_LIMITS.get(marketplace)
+    if limits is not None and limits.get("per_day") is None:
+        keys.append(bucket_key(tenant=tenant, marketplace=marketplace))
+        args += [limits["per_second"], limits["burst"], now]
+    taken = int(_slot_script()(keys=keys, args=args))
+    _prepaid.key = keys[1] if taken == 2 else None
+    return taken > 0
 
 
 def tenant_slot_give(*, tenant: str, marketplace: str, holder: str) -> None:
