@@ -160,7 +160,8 @@ def test_the_held_mark_is_cleared_only_if_nobody_held_back_since(settings):
 
     # when job 1's run ends: the mark says something is held back
     members, mark = ratelimit.trigger_window_leave(tenant=tenant, marketplace="ebay", job_id=1)
-    assert members == [] and mark is not None
+    assert members == []
+    assert mark is not None
 
     # and another enqueue holds back more before the top-up clears the mark
     ratelimit.trigger_window_admit(
@@ -170,7 +171,8 @@ def test_the_held_mark_is_cleared_only_if_nobody_held_back_since(settings):
 
     # then the newer hold survives; clearing with the current mark removes it
     _, newer = ratelimit.trigger_window_leave(tenant=tenant, marketplace="ebay", job_id=3)
-    assert newer is not None and newer != mark
+    assert newer is not None
+    assert newer != mark
     ratelimit.trigger_window_clear_held(tenant=tenant, marketplace="ebay", mark=newer)
     assert ratelimit.trigger_window_leave(tenant=tenant, marketplace="ebay", job_id=4)[1] is None
     for key in ratelimit._window_keys(tenant, "ebay"):
