@@ -42,7 +42,7 @@ def _recycle_stale_connections(**_: object) -> None:
     for conn in connections.all(initialized_only=True):
         ended = getattr(conn, "relist_task_ended_at", None)
         if conn.connection is not None and ended is not None and now - ended < KNOWN_GOOD_FOR_S:
-            conn.health_check_done = True
+            conn.health_check_done = True  # type: ignore[attr-defined]
 
 
 @task_postrun.connect
@@ -52,7 +52,7 @@ def _recycle_broken_connections(**_: object) -> None:
     close_old_connections()  # checks and drops a connection that saw an error
     now = time.monotonic()
     for conn in connections.all(initialized_only=True):
-        conn.relist_task_ended_at = now if conn.connection is not None else None
+        conn.relist_task_ended_at = now if conn.connection is not None else None  # type: ignore[attr-defined]
 
 
 @task_prerun.connect

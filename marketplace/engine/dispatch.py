@@ -163,7 +163,7 @@ def _due_stamped(*, marketplace: str, exclude: list[int], free: int) -> list[Mar
         "free": free,
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql.TOP_UP, params)
+        cursor.execute(sql.TOP_UP, params)  # type: ignore[arg-type]
         rows = cursor.fetchall()
     jobs = [
         MarketplaceJob(pk=pk, marketplace=mk, priority=priority, next_attempt_at=due)

@@ -161,7 +161,7 @@ _AS_IS = (
 )
 
 
-def _converter(field: models.Field) -> Any:
+def _converter(field: models.Field[Any, Any]) -> Any:
     """How one column of row_to_json's output becomes what Django would have read."""
     if isinstance(field, EncryptedTextField):
         return lambda value: field.from_db_value(value, None, connection)
@@ -175,7 +175,7 @@ def _converter(field: models.Field) -> Any:
 @cache
 def _columns(model: type[models.Model]) -> tuple[list[str], list[tuple[str, Any]]]:
     fields = model._meta.concrete_fields
-    return [f.attname for f in fields], [(f.column, _converter(f)) for f in fields]
+    return [f.attname for f in fields], [(str(f.column), _converter(f)) for f in fields]
 
 
 def _instance(model: type[models.Model], data: dict[str, Any]) -> Any:
