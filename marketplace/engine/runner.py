@@ -161,7 +161,7 @@ _AS_IS = (
 )
 
 
-def _converter(field: models.Field[Any, Any]) -> Any:
+def _converter(field: "models.Field[Any, Any]") -> Any:
     """How one column of row_to_json's output becomes what Django would have read."""
     if isinstance(field, EncryptedTextField):
         return lambda value: field.from_db_value(value, None, connection)
