@@ -81,7 +81,13 @@ def inventory_item_body(title: str, image_url: str) -> dict[str, Any]:
             "title": title[:80],
             "description": title,
             "imageUrls": [image_url],
-            "aspects": {"Brand": ["Bench"], "Size": ["M"]},
+            "aspects": {
+                "Department": ["Men"],
+                "Type": ["Jacket"],
+                "Brand": ["Bench"],
+                "Size": ["M"],
+                "Colour": ["Blue"],
+            },
         },
     }
 
@@ -96,6 +102,14 @@ def offer_body(sku: str, title: str, price: str) -> dict[str, Any]:
         "categoryId": "57988",
         "listingDescription": title,
         "pricingSummary": {"price": {"value": price, "currency": "EUR"}},
+        # The sandbox seller's seeded policies and location (bench.engine.BENCH_EBAY_SETUP):
+        # like eBay, the sandbox refuses to publish an offer without them.
+        "listingPolicies": {
+            "fulfillmentPolicyId": "6200000001",
+            "paymentPolicyId": "6200000002",
+            "returnPolicyId": "6200000003",
+        },
+        "merchantLocationKey": "default-warehouse",
     }
 
 

@@ -29,7 +29,20 @@ class RelistWorkers:
     concurrency under test); batches.enqueue_batch runs on a separate `default` worker
     (prefork, as worker_default), so enqueueing never takes a job slot."""
 
-    def __init__(self, env: BenchEnv, *, pool: str, concurrency: int, name: str) -> None:
+    def __init__(
+        self, env: BenchEnv, *, pool: str, concurrency: int, name: str, slots: int | None = None
+    ) -> None:
+        # `slots`: the bench tenant's worker slots and trigger window per marketplace
+        # (RELIST_TENANT_SLOTS_PER_MARKETPLACE, RELIST_TENANT_TRIGGER_WINDOW); None keeps the
+        # defaults (4), which cap one tenant alone at 4 jobs at once by design (fairness).
+        fairness = (
+            {
+                "RELIST_TENANT_SLOTS_PER_MARKETPLACE": str(slots),
+                "RELIST_TENANT_TRIGGER_WINDOW": str(slots),
+            }
+            if slots is not None
+            else {}
+        )
         self.default = CeleryWorker(
             app="config",
             queues=DEFAULT_QUEUES,
@@ -44,7 +57,7 @@ class RelistWorkers:
                 queues=JOB_QUEUES,
                 pool=pool,
                 concurrency=concurrency,
-                env=env.for_subprocess(),
+                env=env.for_subprocess(fairness),
                 name=name,
             )
         except BaseException:

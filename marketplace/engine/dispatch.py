@@ -22,12 +22,12 @@ from typing import Any, ClassVar, Protocol
 from celery.utils import uuid
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from tenant_schemas_celery.task import headers_with_schema
 
 from config.celery import app
 from core.queues import HIGH_PRIORITY_MAX, queue_for_job
+from marketplace.engine import sql
 from marketplace.models import MarketplaceJob
 from marketplace.services import ratelimit
 from marketplace.states import JobStatus
@@ -190,41 +190,56 @@ class _TriggerPublisher:
         route["declare"] = []
 
 
-def jobs_top_up(*, job_id: int, marketplace: str, retry_at: datetime | None) -> int:
+def jobs_top_up(
+    *, job_id: int, marketplace: str, retry_at: datetime | None, slot_holder: str | None = None
+) -> int:
     """After a run of `job_id` (in its tenant's schema): a trigger that comes back later (a
     deferral, a retry, the slot cap) stays in the window; otherwise it leaves it, and when
     some of the tenant's jobs were held back, the oldest due ones (priority first) fill the
-    free places. Returns the triggers sent."""
+    free places. The run's worker slot (`slot_holder`) is given back in the same Redis round
+    trip. Returns the triggers sent."""
     tenant = connection.schema_name
     if retry_at is not None:
         until = retry_at.timestamp() + _window_lost_after_s()
         ratelimit.trigger_window_keep(
-            tenant=tenant, marketplace=marketplace, job_id=job_id, until_s=until
+            tenant=tenant,
+            marketplace=marketplace,
+            job_id=job_id,
+            until_s=until,
+            slot_holder=slot_holder,
         )
         return 0
-    members, held = ratelimit.trigger_window_leave(
-        tenant=tenant, marketplace=marketplace, job_id=job_id
+    members, mark = ratelimit.trigger_window_leave(
+        tenant=tenant, marketplace=marketplace, job_id=job_id, slot_holder=slot_holder
     )
     free = ratelimit.trigger_window(marketplace) - len(members)
-    if not held:
+    if mark is None or free <= 0:  # nothing held back, or the window is full: the mark stays
         return 0
-    if free <= 0:
-        ratelimit.trigger_window_mark_held(tenant=tenant, marketplace=marketplace)
-        return 0
-    now = timezone.now()
-    due = list(
-        MarketplaceJob.objects.filter(marketplace=marketplace, status=JobStatus.PENDING)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .exclude(pk__in=[*members, job_id])
-        .order_by("priority", "pk")
-        .only("pk", "status", "marketplace", "priority", "next_attempt_at")[:free]
-    )
-    if len(due) == free:  # maybe more behind them
-        ratelimit.trigger_window_mark_held(tenant=tenant, marketplace=marketplace)
+    due = _due_stamped(marketplace=marketplace, exclude=[*members, job_id], free=free)
+    if len(due) < free:  # every held-back job fits: nothing is held back any more
+        ratelimit.trigger_window_clear_held(tenant=tenant, marketplace=marketplace, mark=mark)
     if not due:
         return 0
-    MarketplaceJob.objects.filter(pk__in=[job.pk for job in due]).update(dispatched_at=now)
     return jobs_enqueue(due, resend=False)
+
+
+def _due_stamped(*, marketplace: str, exclude: list[int], free: int) -> list[MarketplaceJob]:
+    """sql.TOP_UP: the next due jobs, stamped `dispatched_at`, in the order they are sent."""
+    params = {
+        "now": timezone.now(),
+        "marketplace": marketplace,
+        "pending": JobStatus.PENDING.value,
+        "exclude": exclude,
+        "free": free,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql.TOP_UP, params)  # type: ignore[arg-type]
+        rows = cursor.fetchall()
+    jobs = [
+        MarketplaceJob(pk=pk, marketplace=mk, priority=priority, next_attempt_at=due)
+        for pk, mk, priority, due in rows
+    ]
+    return sorted(jobs, key=lambda job: (job.priority, job.pk))
 
 
 def jobs_enqueue_on_commit(jobs: Iterable[MarketplaceJob]) -> None:

@@ -13,6 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from core import metrics
+from core.crypto import EncryptedTextField
 from core.errors import (
     ApplicationError,
     InvalidTransition,
@@ -33,8 +35,9 @@ from marketplace.engine import dispatch, lifecycle, liveness, sql
 from marketplace.engine.steps import plan_rows, step_fail, step_unstart
 from marketplace.handlers.base import Handler, JobContext, StepInput
 from marketplace.handlers.registry import handler_get
-from marketplace.models import Listing, MarketplaceJob, Product
-from marketplace.services import ratelimit
+from marketplace.models import Listing, MarketplaceConnection, MarketplaceJob, Product
+from marketplace.rendering.mappings import Mappings
+from marketplace.services import live, ratelimit
 from marketplace.services.live import live_job_changed
 from marketplace.states import EventActor, JobStatus, TaskStatus
 
@@ -105,11 +108,15 @@ def job_run(
         try:
             outcome = _run_steps(ctx, handler, steps) if _claim(ctx, steps, plan, now) else DROPPED
         except DatabaseError as error:
+            _slot_give(ctx.job, slot)
             # Even the claim may have committed before the error: the mark says which run.
             raise RunAbandoned(attempt=run, claimer=liveness.process_ident()) from error
-        finally:
+        except BaseException:
             _slot_give(ctx.job, slot)
-    _top_up(ctx.job, outcome)
+            raise
+        finally:
+            ratelimit.token_prepaid_clear()
+    _top_up(ctx.job, outcome, slot)
     return outcome
 
 
@@ -135,11 +142,14 @@ def _slot_take(job: MarketplaceJob, now: datetime) -> str | None:
     return None
 
 
-def _top_up(job: MarketplaceJob, outcome: RunOutcome) -> None:
-    """This trigger is spent (or comes back later): release the tenant's next held-back jobs.
-    A failure here only delays them until the sweep re-sends them."""
+def _top_up(job: MarketplaceJob, outcome: RunOutcome, slot: str | None) -> None:
+    """This trigger is spent (or comes back later): give the slot back and release the
+    tenant's next held-back jobs (one Redis round trip for both). A failure here only delays
+    them until the sweep re-sends them; the slot frees itself at its expiry."""
     try:
-        dispatch.jobs_top_up(job_id=job.pk, marketplace=job.marketplace, retry_at=outcome.retry_at)
+        dispatch.jobs_top_up(
+            job_id=job.pk, marketplace=job.marketplace, retry_at=outcome.retry_at, slot_holder=slot
+        )
     except RedisError:
         logger.warning("job.top_up_failed", extra={"job": job.pk}, exc_info=True)
 
@@ -185,11 +195,67 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _instance(model: type[models.Model], data: dict[str, Any]) -> Any:
-    """A model instance from row_to_json's output, as if Django had read the row."""
+def _datetime(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+# JSON already gives these their Python value (str, int, bool, dict/list, None).
+_AS_IS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BooleanField,
+    models.JSONField,
+    models.ForeignKey,
+    models.AutoField,
+)
+
+
+def _converter(field: "models.Field[Any, Any]") -> Any:
+    """How one column of row_to_json's output becomes what Django would have read."""
+    if isinstance(field, EncryptedTextField):
+        return lambda value: field.from_db_value(value, None, connection)
+    if isinstance(field, models.DateTimeField):
+        return _datetime  # row_to_json writes ISO 8601 with the offset
+    if isinstance(field, _AS_IS):
+        return None
+    return field.to_python
+
+
+@cache
+def _columns(model: type[models.Model]) -> tuple[list[str], list[tuple[str, Any]]]:
     fields = model._meta.concrete_fields
-    values = [field.to_python(data[field.column]) for field in fields]  # type: ignore[index]
-    return model.from_db(connection.alias, [f.attname for f in fields], values)
+    return [f.attname for f in fields], [(str(f.column), _converter(f)) for f in fields]
+
+
+def _instance(model: type[models.Model], data: dict[str, Any]) -> Any:
+    """A model instance from row_to_json's output, as if Django had read the row (encrypted
+    columns decrypted, as their from_db_value does). The converters are worked out once per
+    model (_columns): this runs for five rows of every job."""
+    attnames, columns = _columns(model)
+    values = [
+        data[column] if convert is None else convert(data[column]) for column, convert in columns
+    ]
+    return model.from_db(connection.alias, attnames, values)
+
+
+# The tenant's Mappings by schema, with the fingerprint of the tables they were read from
+# (sql.LOAD reads it with every job). Bounded: a worker serving more tenants re-reads.
+_MAPPINGS_KEPT = 256
+_mappings: dict[str, tuple[str, Mappings]] = {}
+
+
+def _mappings_for(schema: str, fingerprint: str) -> Mappings:
+    """The tenant's Mappings, read again only when its tables changed since the last job
+    (a handler asks for them with `ctx.client(Mappings.load)`)."""
+    kept = _mappings.get(schema)
+    if kept is not None and kept[0] == fingerprint:
+        return kept[1]
+    mappings = Mappings.load()
+    if len(_mappings) >= _MAPPINGS_KEPT:
+        _mappings.clear()
+    _mappings[schema] = (fingerprint, mappings)
+    return mappings
 
 
 def _load(job_id: int) -> tuple[JobContext, list[Step]] | None:
@@ -198,10 +264,17 @@ def _load(job_id: int) -> tuple[JobContext, list[Step]] | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    job_row, action_row, product_row, images, listing_row, step_rows = map(_json, row)
+    *rows, fingerprint = row
+    job_row, action_row, product_row, images, listing_row, step_rows, connection_row = map(
+        _json, rows
+    )
     job = _instance(MarketplaceJob, job_row)
     job.action_type = _instance(MarketplaceActionType, action_row)
-    ctx = JobContext(job=job, tenant_schema=connection.schema_name)
+    schema = connection.schema_name
+    ctx = JobContext(job=job, tenant_schema=schema)
+    if connection_row is not None:
+        ctx.connection = _instance(MarketplaceConnection, connection_row)
+    ctx.substitute(Mappings.load, lambda: _mappings_for(schema, fingerprint))
     if product_row is not None:
         ctx.product = _instance(Product, product_row)
         ctx.image_urls = list(images)
@@ -407,34 +480,27 @@ def _boundary(job: MarketplaceJob, *, done: Step, following: Step) -> RunOutcome
 def _complete(
     ctx: JobContext, handler: Handler, last: Step | None, results: dict[str, dict[str, Any]]
 ) -> RunOutcome:
-    """finish() and one statement, in one transaction (finish may write orders through the
-    ORM). The last step's success completes the job even if a pause or cancel arrived during
-    it: the marketplace already holds the result, and the job must say so."""
+    """finish() and one statement, in one transaction when finish wrote (orders through the
+    ORM); when finish sent no statement, the completion runs alone in autocommit: one round
+    trip instead of BEGIN, statement, COMMIT (psycopg begins a transaction only at its first
+    statement, so the empty atomic block cost nothing). The last step's success completes the
+    job even if a pause or cancel arrived during it: the marketplace already holds the result,
+    and the job must say so."""
     now = timezone.now()
+    seen: list[str] = []
+
+    def note(execute: Any, sql_: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(sql_)
+        return execute(sql_, params, many, context)
+
     try:
         with transaction.atomic():
-            job_result = handler.finish(ctx, results)
-            change = ctx.listing_change
-            params = {
-                **sql.complete_params(),
-                "job": ctx.job.pk,
-                "now": now,
-                "result_data": json.dumps(job_result),
-                "done": last.pk if last is not None else None,
-                "result": json.dumps(last.result if last is not None else {}),
-                "listing": change is not None,
-                "marketplace": ctx.job.marketplace,
-                "listing_status": str(change.status) if change else None,
-                "external_id": change.external_id if change else None,
-                "url": change.url if change else None,
-                "listing_data": json.dumps(change.data if change else {}),
-            }
-            with connection.cursor() as cursor:
-                cursor.execute(sql.complete(), params)  # type: ignore[arg-type]
-                if cursor.fetchone() is None:
-                    raise _NotRunning
-            done = {"finished_at": now, "result_data": job_result, "status_reason": ""}
-            live_job_changed(_copy(ctx.job, status=JobStatus.COMPLETED.value, **done))
+            with connection.execute_wrapper(note):
+                job_result = handler.finish(ctx, results)
+            if seen:
+                _complete_statement(ctx, last, job_result, now)
+        if not seen:
+            _complete_statement(ctx, last, job_result, now)
     except _NotRunning:
         logger.warning("job.no_longer_running", extra={"job": ctx.job.pk, "at": "completion"})
         return DROPPED
@@ -447,6 +513,34 @@ def _complete(
         duration_s=(now - ctx.job.started_at).total_seconds() if ctx.job.started_at else None,
     )
     return RunOutcome(JobStatus.COMPLETED)
+
+
+def _complete_statement(
+    ctx: JobContext, last: Step | None, job_result: dict[str, Any], now: datetime
+) -> None:
+    """sql.complete(); _NotRunning when the job is no longer running here."""
+    change = ctx.listing_change
+    params = {
+        **sql.complete_params(),
+        "job": ctx.job.pk,
+        "now": now,
+        "result_data": json.dumps(job_result),
+        "done": last.pk if last is not None else None,
+        "result": json.dumps(last.result if last is not None else {}),
+        "listing": change is not None,
+        "marketplace": ctx.job.marketplace,
+        "listing_status": str(change.status) if change else None,
+        "external_id": change.external_id if change else None,
+        "url": change.url if change else None,
+        "listing_data": json.dumps(change.data if change else {}),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql.complete(), params)  # type: ignore[arg-type]
+        if cursor.fetchone() is None:
+            raise _NotRunning
+    if live.has_subscribers(connection.schema_name):  # the copy is for the live event only
+        done = {"finished_at": now, "result_data": job_result, "status_reason": ""}
+        live_job_changed(_copy(ctx.job, status=JobStatus.COMPLETED.value, **done))
 
 
 # --- rare outcomes: every one honours a request first ------------------------------------------

@@ -1,6 +1,7 @@
 """The hot path as prewritten statements: a job of N marketplace calls costs
 
-    LOAD      1 SELECT: the pending job, its action type, product, images, listing and steps;
+    LOAD      1 SELECT: the pending job, its action type, product, images, listing, steps, the
+              shop's connection to the marketplace and the fingerprint of its mappings;
     CLAIM     1 statement: claim (compare-and-set) + event + step plan + first step start +
               batch "started";
     BOUNDARY  1 statement per step boundary: step done + heartbeat + requests read + next start;
@@ -19,7 +20,17 @@ from batches.counters import BATCH_COUNTERS_SET
 from batches.models import BatchJob
 from marketplace.catalogue.models import MarketplaceActionType
 from marketplace.engine.fsm import transition_sources, transition_target
-from marketplace.models import JobEvent, Listing, MarketplaceJob, MarketplaceTask, Product
+from marketplace.models import (
+    Category,
+    CategoryMapping,
+    JobEvent,
+    Listing,
+    MarketplaceConnection,
+    MarketplaceJob,
+    MarketplaceTask,
+    Product,
+    ValueMapping,
+)
 from marketplace.models.products import ProductImage
 
 JOB = MarketplaceJob._meta.db_table
@@ -30,6 +41,21 @@ LISTING = Listing._meta.db_table
 PRODUCT = Product._meta.db_table
 IMAGE = ProductImage._meta.db_table
 ACTION = MarketplaceActionType._meta.db_table
+CONNECTION = MarketplaceConnection._meta.db_table
+MAPPING_TABLES = (
+    Category._meta.db_table,
+    CategoryMapping._meta.db_table,
+    ValueMapping._meta.db_table,
+)
+
+# Changes whenever a row of the shop's mapping tables is created, saved (auto_now updated_at) or
+# deleted: the worker keeps the tenant's Mappings in memory while this stays the same
+# (runner._mappings), instead of reading three whole tables for every job.
+_MAPPINGS_FINGERPRINT = " || '|' || ".join(
+    f"(SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(updated_at)::text, '')"
+    f" FROM {table})"
+    for table in MAPPING_TABLES
+)
 
 LOAD = f"""
 SELECT row_to_json(j), row_to_json(a),
@@ -40,7 +66,9 @@ SELECT row_to_json(j), row_to_json(a),
        FROM {IMAGE} i WHERE i.product_id = j.product_id),
     (SELECT row_to_json(l) FROM {LISTING} l
        WHERE l.product_id = j.product_id AND l.marketplace = j.marketplace),
-    (SELECT coalesce(json_agg(t ORDER BY t.position), '[]') FROM {TASK} t WHERE t.job_id = j.id)
+    (SELECT coalesce(json_agg(t ORDER BY t.position), '[]') FROM {TASK} t WHERE t.job_id = j.id),
+    (SELECT row_to_json(c) FROM {CONNECTION} c WHERE c.marketplace = j.marketplace),
+    {_MAPPINGS_FINGERPRINT}
 FROM {JOB} j JOIN {ACTION} a ON a.id = j.action_type_id
 WHERE j.id = %(job)s AND j.status = %(pending)s
 """
@@ -165,3 +193,20 @@ def complete_params() -> dict[str, object]:
         "d_expired_count": 0,
         "started": False,
     }
+
+
+TOP_UP = f"""
+UPDATE {JOB} SET dispatched_at = %(now)s
+WHERE id IN (
+    SELECT id FROM {JOB}
+    WHERE marketplace = %(marketplace)s AND status = %(pending)s
+      AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s) AND id <> ALL(%(exclude)s)
+    ORDER BY priority, id LIMIT %(free)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, marketplace, priority, next_attempt_at
+"""
+"""The tenant's oldest due pending jobs of a marketplace (priority first), at most %(free)s, not
+in the trigger window, stamped as dispatched: what `dispatch.jobs_top_up` sends next. One
+statement (it was a SELECT and an UPDATE); SKIP LOCKED so two workers topping up at once
+take different jobs instead of the same ones twice."""

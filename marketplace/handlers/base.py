@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
-from marketplace.models import Listing, MarketplaceJob, Product
+from marketplace.models import Listing, MarketplaceConnection, MarketplaceJob, Product
 from marketplace.states import ListingStatus, TaskType
 
 T = TypeVar("T")
@@ -70,10 +70,16 @@ class JobContext:
     listing: Listing | None = None
     image_urls: list[str] = field(default_factory=list)
     listing_change: ListingChange | None = None
+    # The shop's connection to the job's marketplace, read by the engine with the job (None:
+    # not read, or no row). Clients take their credentials from it instead of a query of their own.
+    connection: MarketplaceConnection | None = None
     # Set by the engine: writes the job's heartbeat (rate-limited); False when the job is no
     # longer running here (recovered, or stopped), so a long step may give up early.
     beat: Callable[[], bool] | None = None
-    _clients: dict[Callable[[], Any], Any] = field(default_factory=dict)
+    _clients: dict[Callable[..., Any], Any] = field(default_factory=dict)
+    # What the engine already holds for a factory (e.g. the tenant's Mappings, unchanged since
+    # the last job): `client(factory)` calls the substitute instead.
+    _substitutes: dict[Callable[..., Any], Callable[[], Any]] = field(default_factory=dict)
 
     def heartbeat(self) -> bool:
         """Call between the calls or pages of a long step."""
@@ -91,11 +97,30 @@ class JobContext:
             status=status, external_id=external_id, url=url, data=data or {}
         )
 
-    def client(self, factory: Callable[[], T]) -> T:
-        """One marketplace client per job: credentials are read once, not once per call."""
+    def client(self, factory: Callable[..., T], **kwargs: Any) -> T:
+        """One marketplace client (or other per-job helper) per job: credentials are read once,
+        not once per call. `kwargs` go to the factory on the first call only."""
         if factory not in self._clients:
-            self._clients[factory] = factory()
+            substitute = self._substitutes.get(factory)
+            self._clients[factory] = substitute() if substitute else factory(**kwargs)
         return cast(T, self._clients[factory])
+
+    def substitute(self, factory: Callable[..., Any], by: Callable[[], Any]) -> None:
+        """The engine's: `client(factory)` will return `by()` (what the engine holds already)."""
+        self._substitutes[factory] = by
+
+    def usable_connection(self, marketplace: str) -> MarketplaceConnection:
+        """The shop's usable connection to `marketplace`: the row read with the job when there
+        is one, else read now. MarketplaceAuthError when missing or disconnected."""
+        from marketplace.services.connections import (  # noqa: PLC0415 - avoids a cycle
+            connection_check_usable,
+            connection_get_usable,
+        )
+
+        row = self.connection
+        if row is not None and row.marketplace == marketplace:
+            return connection_check_usable(row, marketplace=marketplace)
+        return connection_get_usable(marketplace=marketplace)
 
     def require_product(self) -> Product:
         from core.errors import PermanentMarketplaceError  # noqa: PLC0415 - avoids a cycle

@@ -159,6 +159,14 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=("expires_at",), name="job_expiry_idx", condition=models.Q(status=S.PENDING)
             ),
+            # The runner's top-up (engine.sql.TOP_UP) after every run of a tenant with held-back
+            # jobs: the next pending jobs by priority then age, read off the index with a LIMIT
+            # instead of sorting the tenant's whole backlog (2,000 rows for a 2,000-job batch).
+            models.Index(
+                fields=("marketplace", "priority", "id"),
+                name="job_pending_next_idx",
+                condition=models.Q(status=S.PENDING),
+            ),
             # The API's job list of one batch, newest first: an index range scan even for an
             # old batch among a million jobs (the primary key scan would walk all newer ones).
             # Batch cancel, recount and enqueue use it too.

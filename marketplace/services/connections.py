@@ -63,6 +63,14 @@ def connection_store(
 
 def connection_get_usable(*, marketplace: str) -> MarketplaceConnection:
     connection = MarketplaceConnection.objects.filter(marketplace=marketplace).first()
+    return connection_check_usable(connection, marketplace=marketplace)
+
+
+def connection_check_usable(
+    connection: MarketplaceConnection | None, *, marketplace: str
+) -> MarketplaceConnection:
+    """The connection if jobs may use it (a row the caller already read, e.g. with the job);
+    MarketplaceAuthError otherwise."""
     if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
         raise MarketplaceAuthError(
             f"No {marketplace} account is connected to this shop.",
@@ -79,14 +87,26 @@ def connection_get_usable(*, marketplace: str) -> MarketplaceConnection:
 class ConnectionCredentials:
     """The Credentials a marketplace client uses for one job."""
 
-    def __init__(self, *, marketplace: str, refresher: Refresher) -> None:
+    def __init__(
+        self,
+        *,
+        marketplace: str,
+        refresher: Refresher,
+        connection: MarketplaceConnection | None = None,
+    ) -> None:
         self.marketplace = marketplace
         self.refresher = refresher
         self._token: str | None = None
+        # The row the engine read with the job: the first token comes from it, no query.
+        self._preloaded = connection
 
     def access_token(self) -> str:
         if self._token is None:
-            connection = connection_get_usable(marketplace=self.marketplace)
+            if self._preloaded is not None:
+                connection = connection_check_usable(self._preloaded, marketplace=self.marketplace)
+                self._preloaded = None
+            else:
+                connection = connection_get_usable(marketplace=self.marketplace)
             expires_at = connection.access_token_expires_at
             if expires_at is not None and expires_at - EXPIRY_MARGIN <= timezone.now():
                 return self.refresh(stale_token=connection.access_token)

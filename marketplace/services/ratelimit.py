@@ -10,6 +10,7 @@ https://developers.etsy.com/documentation/essentials/rate-limits"""
 
 import random
 import secrets
+import threading
 import time
 from functools import cache
 from typing import Any
@@ -46,6 +47,28 @@ return 1
 """
 
 
+def bucket_key(*, tenant: str, marketplace: str) -> str:
+    return f"relist:ratelimit:{tenant}:{marketplace}"
+
+
+# A token taken for a job's first call in the same round trip as its worker slot
+# (tenant_slot_take): the job's first `acquire` on that bucket spends it instead of asking Redis.
+# Per thread, set and cleared by the runner around one job.
+_prepaid = threading.local()
+
+
+def token_prepaid_clear() -> None:
+    """The job is over: a prepaid token it did not spend is dropped (never carried over)."""
+    _prepaid.key = None
+
+
+def _token_prepaid_take(key: str) -> bool:
+    if getattr(_prepaid, "key", None) == key:
+        _prepaid.key = None
+        return True
+    return False
+
+
 @cache
 def redis_client() -> redis.Redis:
     return redis_from_url(settings.REDIS_URL)
@@ -69,7 +92,7 @@ class TokenBucketLimiter:
         max_inline_wait: float | None = None,
     ) -> None:
         tenant = tenant or connection.schema_name
-        self.key = f"relist:ratelimit:{tenant}:{marketplace}"
+        self.key = bucket_key(tenant=tenant, marketplace=marketplace)
         self.marketplace = marketplace
         self.per_second = per_second
         self.burst = burst
@@ -83,6 +106,9 @@ class TokenBucketLimiter:
         return cls(marketplace=marketplace, **settings.MARKETPLACE_RATE_LIMITS[marketplace])
 
     def acquire(self) -> None:
+        if self.per_day is None and _token_prepaid_take(self.key):
+            self._spent = True  # taken with the job's worker slot
+            return
         bucket, daily = _scripts()
         if self.per_day is not None:
             now = time.time()
@@ -185,13 +211,25 @@ def _turn_scripts() -> tuple[Any, Any]:
 
 # Worker slots per (tenant, marketplace): a sorted set of holders scored by their expiry, so a
 # slot of a killed worker frees itself (the TTL safety net) while a live one is released in
-# `finally`. KEYS[1] set; ARGV: holder, now (ms), expiry (ms), cap. Returns 1 if taken.
+# `finally`. KEYS[1] set; ARGV: holder, now (ms), expiry (ms), cap. Returns 0 when all are held,
+# 1 when taken. With KEYS[2] (the marketplace's token bucket) and ARGV rate/s, burst, now (s):
+# also takes one token for the job's first call when one is there (returns 2), exactly as
+# _BUCKET would; an empty bucket takes nothing (returns 1) and the first call asks as usual.
 _SLOT_TAKE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return 1
+if #KEYS < 2 then return 1 end
+local rate, burst, now = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local state = redis.call('HMGET', KEYS[2], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+if tokens < 1 then return 1 end
+redis.call('HSET', KEYS[2], 'tokens', tokens - 1, 'ts', now)
+redis.call('EXPIRE', KEYS[2], math.ceil(burst / rate) + 60)
+return 2
 """
 
 
@@ -219,15 +257,28 @@ def trigger_window(marketplace: str) -> int:
 
 
 def tenant_slot_take(*, tenant: str, marketplace: str, holder: str) -> bool:
-    """Take one of the tenant's `tenant_slots(marketplace)` worker slots (False: all held, the
-    caller defers its job). Held at most the task's hard time limit."""
-    now_ms = int(time.time() * 1000)
+    """Take one of the tenant's `tenant_slots(marketplace)` worker slots (False: all held,
+    the caller defers its job). Held at most the task's hard time limit. For a
+    marketplace with a per-second budget only (eBay), the same round trip takes the token of
+    the job's first call when the bucket has one (a prepaid token for this thread, spent by the
+    first `acquire` or dropped by `token_prepaid_clear`)."""
+    now = time.time()
+    now_ms = int(now * 1000)
     expiry_ms = now_ms + int(settings.CELERY_TASK_TIME_LIMIT * 1000)
-    taken = _slot_script()(
-        keys=[tenant_slot_key(tenant=tenant, marketplace=marketplace)],
-        args=[holder, now_ms, expiry_ms, tenant_slots(marketplace)],
-    )
-    return bool(taken)
+    keys = [tenant_slot_key(tenant=tenant, marketplace=marketplace)]
+    args: list[Any] = [
+        holder,
+        now_ms,
+        expiry_ms,
+        tenant_slots(marketplace),
+    ]
+    limits = settings.MARKETPLACE_RATE_LIMITS.get(marketplace)
+    if limits is not None and limits.get("per_day") is None:
+        keys.append(bucket_key(tenant=tenant, marketplace=marketplace))
+        args += [limits["per_second"], limits["burst"], now]
+    taken = int(_slot_script()(keys=keys, args=args))
+    _prepaid.key = keys[1] if taken == 2 else None
+    return taken > 0
 
 
 def tenant_slot_give(*, tenant: str, marketplace: str, holder: str) -> None:
@@ -242,7 +293,7 @@ def tenant_slots_held(*, tenant: str, marketplace: str) -> int:
 # Triggers in flight per (tenant, marketplace) (docs/engine.md "Fairness"): a sorted set of job
 # ids scored by when their trigger counts as lost. KEYS[1] set, KEYS[2] "held back" flag;
 # ARGV: now (ms), expiry (ms), window, resend (1: a member may be sent again), ids... Returns the
-# ids admitted; any id left out sets the flag, so the runner tops the window up.
+# ids admitted; any id left out bumps the flag (a counter), so the runner tops the window up.
 _WINDOW_ADMIT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local window, resend, admitted, held = tonumber(ARGV[3]), ARGV[4] == '1', {}, false
@@ -257,7 +308,7 @@ for i = 5, #ARGV do
     held = true
   end
 end
-if held then redis.call('SET', KEYS[2], '1') end
+if held then redis.call('INCR', KEYS[2]) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return admitted
 """
@@ -293,24 +344,54 @@ def trigger_window_admit(
     return {int(job_id) for job_id in admitted}
 
 
-def trigger_window_leave(*, tenant: str, marketplace: str, job_id: int) -> tuple[list[int], bool]:
-    """The job's trigger is spent: leave the window. Returns the ids still in it and whether
-    some of the tenant's jobs were held back (the flag is cleared: the caller tops up)."""
+def trigger_window_leave(
+    *, tenant: str, marketplace: str, job_id: int, slot_holder: str | None = None
+) -> tuple[list[int], str | None]:
+    """The job's trigger is spent: leave the window (and give back the run's worker slot, in
+    the same round trip). Returns the ids still in the window and the "held back" mark (None:
+    nothing of the tenant's is held back). The mark stays set: the caller clears it with
+    `trigger_window_clear_held` once it found fewer held-back jobs than free places."""
     window, held = _window_keys(tenant, marketplace)
     pipe = redis_client().pipeline()
+    if slot_holder is not None:
+        pipe.zrem(tenant_slot_key(tenant=tenant, marketplace=marketplace), slot_holder)
     pipe.zrem(window, job_id)
     pipe.zrange(window, 0, -1)
     pipe.get(held)
-    pipe.delete(held)
-    _, members, flag, _ = pipe.execute()
-    return [int(member) for member in members], flag is not None
+    *_, members, mark = pipe.execute()
+    return [int(member) for member in members], None if mark is None else mark.decode()
 
 
-def trigger_window_mark_held(*, tenant: str, marketplace: str) -> None:
-    redis_client().set(_window_keys(tenant, marketplace)[1], "1")
+# KEYS[1] the "held back" flag; ARGV[1] the mark read. Deleted only if nobody held back more
+# since (the admit script bumps it), so a concurrent hold is never lost.
+_HELD_CLEAR = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
 
 
-def trigger_window_keep(*, tenant: str, marketplace: str, job_id: int, until_s: float) -> None:
-    """The job's trigger comes back later (a deferral or retry countdown): it stays counted."""
+@cache
+def _held_clear_script() -> Any:
+    return redis_client().register_script(_HELD_CLEAR)
+
+
+def trigger_window_clear_held(*, tenant: str, marketplace: str, mark: str) -> None:
+    _held_clear_script()(keys=[_window_keys(tenant, marketplace)[1]], args=[mark])
+
+
+def trigger_window_keep(
+    *,
+    tenant: str,
+    marketplace: str,
+    job_id: int,
+    until_s: float,
+    slot_holder: str | None = None,
+) -> None:
+    """The job's trigger comes back later (a deferral or retry countdown): it stays counted.
+    The run's worker slot is given back in the same round trip."""
     window, _ = _window_keys(tenant, marketplace)
-    redis_client().zadd(window, {str(job_id): int(until_s * 1000)}, xx=True)
+    pipe = redis_client().pipeline()
+    if slot_holder is not None:
+        pipe.zrem(tenant_slot_key(tenant=tenant, marketplace=marketplace), slot_holder)
+    pipe.zadd(window, {str(job_id): int(until_s * 1000)}, xx=True)
+    pipe.execute()

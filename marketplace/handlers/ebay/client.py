@@ -8,6 +8,7 @@ from django.conf import settings
 from core.errors import PermanentMarketplaceError
 from marketplace.handlers.http import MarketplaceHttpClient
 from marketplace.handlers.oauth import token_request
+from marketplace.models import MarketplaceConnection
 from marketplace.services.connections import ConnectionCredentials, TokenGrant
 from marketplace.services.ratelimit import TokenBucketLimiter
 
@@ -43,10 +44,14 @@ class EbayClient(MarketplaceHttpClient):
     marketplace = "ebay"
 
     @classmethod
-    def for_tenant(cls) -> "EbayClient":
+    def for_tenant(cls, connection: MarketplaceConnection | None = None) -> "EbayClient":
+        """The current tenant's client; its first token comes from `connection` (the row read
+        with the job) when given."""
         return cls(
             base_url=settings.EBAY_API_BASE_URL,
-            credentials=ConnectionCredentials(marketplace="ebay", refresher=refresh_access_token),
+            credentials=ConnectionCredentials(
+                marketplace="ebay", refresher=refresh_access_token, connection=connection
+            ),
             rate_limiter=TokenBucketLimiter.for_marketplace("ebay"),
         )
 

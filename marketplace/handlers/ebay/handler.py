@@ -23,7 +23,6 @@ from marketplace.handlers.ebay.client import (
 from marketplace.handlers.ebay.orders import order_input
 from marketplace.handlers.registry import register
 from marketplace.rendering.mappings import Mappings
-from marketplace.services.connections import connection_get_usable
 from marketplace.services.listings import listing_record
 from marketplace.states import ListingStatus
 from sales.services.cursor import sync_cursor_since
@@ -33,15 +32,15 @@ PAGE = 100
 LISTING_URL = "https://www.ebay.com/itm/{listing_id}"
 
 
-def _setup() -> dict[str, Any]:
+def _setup(ctx: JobContext) -> dict[str, Any]:
     """The connection's chosen business policies and inventory location."""
-    return dict(connection_get_usable(marketplace="ebay").setup)
+    return dict(ctx.usable_connection("ebay").setup)
 
 
 def _offer_body(ctx: JobContext) -> dict[str, Any]:
     """The offer through the shop's mappings, with the connection's policies and location:
     without them eBay refuses to publish, so this fails before creating anything."""
-    setup = ctx.client(_setup)
+    setup = _setup(ctx)
     if lacking := [k for k in (*payloads.SETUP_KEYS, payloads.LOCATION_KEY) if not setup.get(k)]:
         raise PermanentMarketplaceError(
             "The eBay connection has no business policies or inventory location chosen: "
@@ -107,7 +106,7 @@ class EbayPublish:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = ctx.client(EbayClient.for_tenant)
+        client = ctx.client(EbayClient.for_tenant, connection=ctx.connection)
         if step.name == "inventory_item":
             return _put_inventory_item(client, ctx)
         if step.name == "offer":
@@ -151,7 +150,7 @@ class EbayUpdate:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = ctx.client(EbayClient.for_tenant)
+        client = ctx.client(EbayClient.for_tenant, connection=ctx.connection)
         product = ctx.require_product()
         if step.name == "inventory_item":
             return _put_inventory_item(client, ctx)
@@ -187,7 +186,7 @@ class EbayDelete:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = ctx.client(EbayClient.for_tenant)
+        client = ctx.client(EbayClient.for_tenant, connection=ctx.connection)
         product = ctx.require_product()
         try:
             if step.name == "withdraw":
@@ -228,7 +227,7 @@ class EbaySyncListings:
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
         """Every inventory item, with its offer: only a published offer is a live listing."""
-        client = ctx.client(EbayClient.for_tenant)
+        client = ctx.client(EbayClient.for_tenant, connection=ctx.connection)
         live: list[dict[str, Any]] = []
         count = offset = 0
         while True:
@@ -263,7 +262,7 @@ class EbaySyncOrders:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = ctx.client(EbayClient.for_tenant)
+        client = ctx.client(EbayClient.for_tenant, connection=ctx.connection)
         fetched_at = timezone.now()
         since = sync_cursor_since(marketplace="ebay", days=sync_days(ctx.job.input_data))
         stamp = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")

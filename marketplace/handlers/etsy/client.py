@@ -20,9 +20,11 @@ from core.errors import (
 )
 from marketplace.handlers.http import MarketplaceHttpClient
 from marketplace.handlers.oauth import token_request
+from marketplace.models import MarketplaceConnection
 from marketplace.services.connections import (
     ConnectionCredentials,
     TokenGrant,
+    connection_check_usable,
     connection_get_usable,
 )
 from marketplace.services.ratelimit import TokenBucketLimiter
@@ -64,9 +66,13 @@ class EtsyClient(MarketplaceHttpClient):
         self.shop = f"{APP}/shops/{shop_id}"
 
     @classmethod
-    def for_tenant(cls) -> "EtsyClient":
-        """The client of the current tenant's Etsy shop (its id is the connection's account)."""
-        connection = connection_get_usable(marketplace="etsy")
+    def for_tenant(cls, connection: MarketplaceConnection | None = None) -> "EtsyClient":
+        """The client of the current tenant's Etsy shop (its id is the connection's account),
+        from the connection row read with the job when given."""
+        if connection is not None:
+            connection = connection_check_usable(connection, marketplace="etsy")
+        else:
+            connection = connection_get_usable(marketplace="etsy")
         if not connection.account_id:
             raise MarketplaceAuthError(
                 "The Etsy connection does not name its shop; reconnect the account.",
@@ -75,7 +81,9 @@ class EtsyClient(MarketplaceHttpClient):
         return cls(
             base_url=settings.ETSY_API_BASE_URL,
             shop_id=connection.account_id,
-            credentials=ConnectionCredentials(marketplace="etsy", refresher=refresh_access_token),
+            credentials=ConnectionCredentials(
+                marketplace="etsy", refresher=refresh_access_token, connection=connection
+            ),
             rate_limiter=TokenBucketLimiter.for_marketplace("etsy"),
         )
 

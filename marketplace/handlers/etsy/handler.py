@@ -18,7 +18,6 @@ from marketplace.handlers.etsy.imports import imported_item
 from marketplace.handlers.etsy.orders import order_input
 from marketplace.handlers.registry import register
 from marketplace.rendering.mappings import Mappings
-from marketplace.services.connections import connection_get_usable
 from marketplace.services.listings import listing_record
 from marketplace.states import ListingStatus
 from sales.services.cursor import sync_cursor_since
@@ -29,9 +28,9 @@ SHOP_LISTING = SHOP + "/listings/{listing_id}"
 APP_LISTING = "/application/listings/{listing_id}"
 
 
-def _setup() -> dict[str, Any]:
+def _setup(ctx: JobContext) -> dict[str, Any]:
     """The connection's chosen shipping profile, processing profile and return policy."""
-    return dict(connection_get_usable(marketplace="etsy").setup)
+    return dict(ctx.usable_connection("etsy").setup)
 
 
 def _listing_result(listing: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -91,7 +90,7 @@ class EtsyPublish:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = ctx.client(EtsyClient.for_tenant)
+        client = ctx.client(EtsyClient.for_tenant, connection=ctx.connection)
         if step.name == "create_draft":
             return self._create_draft(client, ctx, step)
         draft = step.previous["create_draft"]
@@ -111,7 +110,7 @@ class EtsyPublish:
         # it, looking among the most recent drafts only (never the whole shop on each retry).
         if step.maybe_applied_before and (found := client.find_recent_draft_by_sku(product.sku)):
             return _listing_result(found, reconciled=True)
-        setup = ctx.client(_setup)
+        setup = _setup(ctx)
         if lacking := [key for key in payloads.SETUP_KEYS if not setup.get(key)]:
             # Etsy would create the draft and then refuse to activate it.
             raise PermanentMarketplaceError(
@@ -179,7 +178,7 @@ class EtsyUpdate:
         return steps
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = ctx.client(EtsyClient.for_tenant)
+        client = ctx.client(EtsyClient.for_tenant, connection=ctx.connection)
         product = ctx.require_product()
         if step.name == "update_inventory":
             listing_id = step.previous["update_listing"]["listing_id"]
@@ -221,7 +220,7 @@ class EtsyDelete:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = ctx.client(EtsyClient.for_tenant)
+        client = ctx.client(EtsyClient.for_tenant, connection=ctx.connection)
         listing_id = _known_listing_id(client, ctx)
         if listing_id is None:
             return {"deleted": False, "already_gone": True}
@@ -253,7 +252,7 @@ class EtsySyncListings:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = ctx.client(EtsyClient.for_tenant)
+        client = ctx.client(EtsyClient.for_tenant, connection=ctx.connection)
         live = []
         for item in client.iter_listings(state="active"):
             ctx.heartbeat()  # rate-limited by the engine; keeps a long sync visibly alive
@@ -279,7 +278,7 @@ class EtsySyncOrders:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        client = ctx.client(EtsyClient.for_tenant)
+        client = ctx.client(EtsyClient.for_tenant, connection=ctx.connection)
         fetched_at = timezone.now()
         since = sync_cursor_since(marketplace="etsy", days=sync_days(ctx.job.input_data))
         receipts: list[dict[str, Any]] = []
@@ -307,7 +306,7 @@ class EtsyGetShop:
         return [StepPlan("shop", "Read the shop", http_method="GET", http_path=SHOP)]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        return {"shop": ctx.client(EtsyClient.for_tenant).get_shop()}
+        return {"shop": ctx.client(EtsyClient.for_tenant, connection=ctx.connection).get_shop()}
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {"shop": results["shop"]["shop"]}
@@ -328,7 +327,11 @@ class EtsyUpdateShop:
         ]
 
     def run_step(self, ctx: JobContext, step: StepInput) -> dict[str, Any]:
-        return {"shop": ctx.client(EtsyClient.for_tenant).update_shop(step.payload)}
+        return {
+            "shop": ctx.client(EtsyClient.for_tenant, connection=ctx.connection).update_shop(
+                step.payload
+            )
+        }
 
     def finish(self, ctx: JobContext, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {"shop": results["update_shop"]["shop"], "updated": sorted(ctx.job.input_data)}
