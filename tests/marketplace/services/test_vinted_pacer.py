@@ -85,19 +85,15 @@ def test_different_tenants_do_not_wait_on_each_other(tenant_name, settings):
     # given tenant A in the middle of a command, with a whole second of spacing after it
     settings.VINTED_MIN_SPACING_S = 1.0
     settings.VINTED_SPACING_JITTER_S = 0
-    shop_a, shop_b, shop_c = _pacer(tenant_name()), _pacer(tenant_name()), _pacer(tenant_name())
+    shop_a = _pacer(tenant_name())
+    # B and C may not wait at all: any wait on A's turn or spacing would defer them instead
+    shop_b, shop_c = _pacer(tenant_name(), max_wait_s=0), _pacer(tenant_name(), max_wait_s=0)
     token_a = shop_a.take()
     # when B takes a turn while A's command runs, and C right after A's ended
-    started = time.monotonic()
     shop_b.take()
-    during_a = time.monotonic() - started
     shop_a.give(token_a)
-    started = time.monotonic()
     shop_c.take()
-    after_a = time.monotonic() - started
-    # then neither waited, while A itself is spaced for the next second
-    assert during_a < 0.05
-    assert after_a < 0.05
+    # then neither was deferred (no clock involved), while A itself is spaced for the next second
     assert 900 < redis_client().pttl(shop_a.next_key) <= 1001
 
 
