@@ -41,7 +41,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from core.queues import CeleryQueue
+from core.queues import CeleryQueue, broker_lists
 
 if TYPE_CHECKING:
     from marketplace.models import MarketplaceJob, MarketplaceTask
@@ -341,21 +341,14 @@ def _queue_lengths() -> Iterator[Metric]:
     )
     with celery_app.pool.acquire(block=True, timeout=2) as broker:
         channel = broker.default_channel
-        steps = list(getattr(channel, "priority_steps", [0]))
-        keys = {
-            queue: [
-                channel._q_for_pri(queue, step) if hasattr(channel, "_q_for_pri") else queue
-                for step in steps
-            ]
-            for queue in QUEUES
-        }
+        keys = {queue: broker_lists(channel, queue) for queue in QUEUES}
         pipe = channel.client.pipeline()
         for names in keys.values():
-            for name in dict.fromkeys(names):
+            for name in names:
                 pipe.llen(name)
         lengths = iter(pipe.execute())
         for queue, names in keys.items():
-            gauge.add_metric([queue], float(sum(next(lengths) for _ in dict.fromkeys(names))))
+            gauge.add_metric([queue], float(sum(next(lengths) for _ in names)))
     yield gauge
 
 

@@ -26,15 +26,13 @@ from django.utils import timezone
 from tenant_schemas_celery.task import headers_with_schema
 
 from config.celery import app
-from core.queues import HIGH_PRIORITY_MAX, queue_for_job
+from core.queues import HIGH_PRIORITY_MAX, broker_lists, queue_for_job
 from marketplace.engine import sql
 from marketplace.models import MarketplaceJob
 from marketplace.services import ratelimit
 from marketplace.states import JobStatus
 
 RUN_JOB_TASK = "marketplace.run_job"
-# kombu's Redis transport keeps messages of priority p > 0 in "<queue>\x06\x16<p>" lists.
-_PRIORITY_STEPS = (3, 6, 9)
 _PUBLISH_BATCH = 1000
 
 
@@ -293,14 +291,14 @@ def queued_job_ids(*, marketplace: str, schema: str) -> set[int] | None:
     every priority list), read from the messages themselves; None when the queues are too long
     to read. A trigger taken by a worker that was then SIGKILLed is in none of them (it sits
     unacknowledged until the visibility timeout), which is how the sweep tells it is lost."""
-    names = [
-        name
-        for base in (job_route(marketplace=marketplace, priority=1),
-                     job_route(marketplace=marketplace, priority=HIGH_PRIORITY_MAX + 1))
-        for name in (base, *(f"{base}\x06\x16{step}" for step in _PRIORITY_STEPS))
-    ]  # fmt: skip
+    bands = (
+        job_route(marketplace=marketplace, priority=1),
+        job_route(marketplace=marketplace, priority=HIGH_PRIORITY_MAX + 1),
+    )
     with app.connection_for_write() as conn:
-        client = conn.default_channel.client
+        channel = conn.default_channel
+        names = [name for band in bands for name in broker_lists(channel, band)]
+        client = channel.client
         pipe = client.pipeline()
         for name in names:
             pipe.llen(name)
@@ -327,12 +325,10 @@ def _trigger_job(raw: bytes, schema: str) -> int | None:
 
 
 def queue_backlog(queue: str) -> int:
-    """Messages waiting in a queue (not yet taken by a worker). Used by the sweep: a pending job
-    whose trigger is older than a sweep interval while its queue is empty lost its trigger."""
+    """Messages waiting in a queue (not yet taken by a worker), every priority list."""
     with app.connection_for_write() as conn:
-        client = conn.default_channel.client
-        names = [queue, *(f"{queue}\x06\x16{step}" for step in _PRIORITY_STEPS)]
-        pipe = client.pipeline()
-        for name in names:
+        channel = conn.default_channel
+        pipe = channel.client.pipeline()
+        for name in broker_lists(channel, queue):
             pipe.llen(name)
         return sum(int(n) for n in pipe.execute())
