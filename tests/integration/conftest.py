@@ -59,6 +59,14 @@ def ebay(ebay_server: EbaySandbox, live_tenant, settings) -> Iterator[EbaySandbo
     policies and location read from it, as at connect time."""
     settings.EBAY_API_BASE_URL = ebay_server.base_url
     ebay_server.reset()
+    ebay_connect(ebay_server)
+    yield ebay_server
+    ebay_server.reset()
+
+
+def ebay_connect(ebay_server: EbaySandbox) -> None:
+    """Connect the current tenant to the eBay sandbox with fresh tokens, and read its business
+    policies and location, as at connect time."""
     tokens = ebay_server.issue_tokens()
     connection_store(
         marketplace="ebay",
@@ -70,8 +78,6 @@ def ebay(ebay_server: EbaySandbox, live_tenant, settings) -> Iterator[EbaySandbo
         ),
     )
     connection_setup_refresh(marketplace="ebay")
-    yield ebay_server
-    ebay_server.reset()
 
 
 @pytest.fixture

@@ -11,12 +11,10 @@ from django.db import connection
 
 from marketplace.engine import dispatch
 from marketplace.models import JobEvent, MarketplaceJob
-from marketplace.services.account_setup import connection_setup_refresh
-from marketplace.services.connections import TokenGrant, connection_store
 from marketplace.services.ratelimit import redis_client
 from marketplace.states import JobStatus
 from tests.factories.marketplace import ProductFactory, ProductImageFactory, make_job
-from tests.integration.conftest import wait_for, wait_terminal
+from tests.integration.conftest import ebay_connect, wait_for, wait_terminal
 from tests.integration.workers import WorkerProcess, purge_broker, worker_environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -60,17 +58,7 @@ def two_shops(ebay, live_tenant, other_tenant, settings) -> Iterator[tuple[str, 
     windows fresh, and the window of WINDOW triggers in this process too (it enqueues)."""
     settings.RELIST_TENANT_TRIGGER_WINDOW = WINDOW
     connection.set_tenant(other_tenant)
-    tokens = ebay.issue_tokens()
-    connection_store(
-        marketplace="ebay",
-        grant=TokenGrant(
-            access_token=tokens["access_token"],
-            expires_in=tokens["expires_in"],
-            refresh_token=tokens["refresh_token"],
-            refresh_token_expires_in=tokens["refresh_token_expires_in"],
-        ),
-    )
-    connection_setup_refresh(marketplace="ebay")
+    ebay_connect(ebay)
     connection.set_tenant(live_tenant)
     shops = (live_tenant.schema_name, other_tenant.schema_name)
     _forget_fairness_keys(shops)

@@ -13,8 +13,6 @@ from django.db import connection, connections
 from websockets.sync.client import connect
 
 from marketplace.models import MarketplaceJob
-from marketplace.services.account_setup import connection_setup_refresh
-from marketplace.services.connections import TokenGrant, connection_store
 from marketplace.services.jobs import job_create
 from marketplace.states import TERMINAL_JOB_STATUSES, JobStatus
 from sandbox.ebay.server import EbaySandbox
@@ -25,7 +23,7 @@ from tenants.models import Tenant
 from tenants.services import tenant_delete, tenant_provision
 from tests.factories.marketplace import ProductFactory, ProductImageFactory
 from tests.factories.tenants import MembershipFactory, UserFactory
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import ebay_connect, wait_for
 from tests.integration.workers import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -83,18 +81,8 @@ def ebay_on(ebay_server: EbaySandbox, settings, django_db_blocker):
     ebay_server.reset()
 
     def connect_tenant(schema: str) -> None:
-        tokens = ebay_server.issue_tokens()
         with tenant_context(schema):
-            connection_store(
-                marketplace="ebay",
-                grant=TokenGrant(
-                    access_token=tokens["access_token"],
-                    expires_in=tokens["expires_in"],
-                    refresh_token=tokens["refresh_token"],
-                    refresh_token_expires_in=tokens["refresh_token_expires_in"],
-                ),
-            )
-            connection_setup_refresh(marketplace="ebay")
+            ebay_connect(ebay_server)
 
     with django_db_blocker.unblock():
         yield connect_tenant

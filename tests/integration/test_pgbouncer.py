@@ -13,12 +13,10 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django_tenants.postgresql_backend.base import DatabaseWrapper as StockTenantWrapper
 
 from marketplace.models import Listing, MarketplaceJob
-from marketplace.services.account_setup import connection_setup_refresh
-from marketplace.services.connections import TokenGrant, connection_store
 from marketplace.states import JobStatus
 from scripts.pgbouncer import Pgbouncer, binary
 from tests.factories.marketplace import ProductFactory, ProductImageFactory, make_job
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import ebay_connect, wait_for
 from tests.integration.servers import free_port
 from tests.integration.workers import WorkerProcess, worker_environment
 
@@ -117,21 +115,6 @@ def test_the_session_scoped_backend_would_leak(bouncer, test_tenants, unblocked)
     assert any(expected != schema for expected, schema, _ in seen)
 
 
-def _connect_ebay(ebay_server) -> None:
-    tokens = ebay_server.issue_tokens()
-    connection_store(
-        marketplace="ebay",
-        grant=TokenGrant(
-            access_token=tokens["access_token"],
-            expires_in=tokens["expires_in"],
-            refresh_token=tokens["refresh_token"],
-            refresh_token_expires_in=tokens["refresh_token_expires_in"],
-        ),
-    )
-    # As at connect time: the business policies and location every offer is sent with.
-    connection_setup_refresh(marketplace="ebay")
-
-
 def _publish_jobs(ebay_server, count: int) -> dict[int, str]:
     jobs = {}
     for _ in range(count):
@@ -152,7 +135,7 @@ def test_jobs_of_two_tenants_run_through_one_pooled_server_connection(
         # when each tenant publishes 6 products
         jobs = {live_tenant.schema_name: _publish_jobs(ebay, 6)}
         connection.set_tenant(other_tenant)
-        _connect_ebay(ebay)
+        ebay_connect(ebay)
         jobs[other_tenant.schema_name] = _publish_jobs(ebay, 6)
         done = {}
         for tenant in (live_tenant, other_tenant):
