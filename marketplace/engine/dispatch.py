@@ -13,7 +13,9 @@ in tenant-schemas-celery's header; groups are published in bulk (`_TriggerPublis
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -286,11 +288,41 @@ def jobs_resend(jobs: Sequence[Trigger]) -> int:
 QUEUE_SCAN_MAX = 20_000
 
 
+# Within one sweep pass (`queue_snapshot`), each marketplace's queues are read once for all the
+# tenants it visits: {marketplace: {schema: job ids}, or None when too long to read}.
+_snapshot: ContextVar[dict[str, dict[str, set[int]] | None] | None] = ContextVar(
+    "relist_queue_snapshot", default=None
+)
+
+
+@contextmanager
+def queue_snapshot() -> Iterator[None]:
+    """Read each marketplace's queues at most once inside this block (one sweep pass over many
+    tenants). Safe to reuse: a trigger queued after the read belongs to a job dispatched after
+    it, whose fresh `dispatched_at` keeps it out of the pass's candidates."""
+    token = _snapshot.set({})
+    try:
+        yield
+    finally:
+        _snapshot.reset(token)
+
+
 def queued_job_ids(*, marketplace: str, schema: str) -> set[int] | None:
     """The jobs of `schema` whose trigger waits in one of the marketplace's queues (both bands,
     every priority list), read from the messages themselves; None when the queues are too long
     to read. A trigger taken by a worker that was then SIGKILLed is in none of them (it sits
     unacknowledged until the visibility timeout), which is how the sweep tells it is lost."""
+    snapshot = _snapshot.get()
+    if snapshot is not None and marketplace in snapshot:
+        queued = snapshot[marketplace]
+    else:
+        queued = _queued_by_schema(marketplace)
+        if snapshot is not None:
+            snapshot[marketplace] = queued
+    return None if queued is None else queued.get(schema, set())
+
+
+def _queued_by_schema(marketplace: str) -> dict[str, set[int]] | None:
     bands = (
         job_route(marketplace=marketplace, priority=1),
         job_route(marketplace=marketplace, priority=HIGH_PRIORITY_MAX + 1),
@@ -308,18 +340,22 @@ def queued_job_ids(*, marketplace: str, schema: str) -> set[int] | None:
         for name in names:
             pipe.lrange(name, 0, -1)
         raw = [message for messages in pipe.execute() for message in messages]
-    return {job_id for message in raw if (job_id := _trigger_job(message, schema)) is not None}
+    queued: dict[str, set[int]] = {}
+    for message in raw:
+        if (trigger := _trigger(message)) is not None:
+            queued.setdefault(trigger[0], set()).add(trigger[1])
+    return queued
 
 
-def _trigger_job(raw: bytes, schema: str) -> int | None:
-    """The job id of a run_job message of `schema` (kombu's Redis envelope), else None."""
+def _trigger(raw: bytes) -> tuple[str, int] | None:
+    """(schema, job id) of a run_job message (kombu's Redis envelope), else None."""
     try:
         envelope = json.loads(raw)
         headers = envelope["headers"]
-        if headers.get("task") != RUN_JOB_TASK or headers.get("_schema_name") != schema:
+        if headers.get("task") != RUN_JOB_TASK:
             return None
         args = json.loads(base64.b64decode(envelope["body"]))[0]
-        return int(args[0])
+        return str(headers["_schema_name"]), int(args[0])
     except (ValueError, KeyError, IndexError, TypeError):
         return None
 

@@ -214,24 +214,26 @@ def sweep_all(*, full: bool = False) -> dict[str, dict[str, int]]:
         else duework.duework_due(now=now)
     )
     reports: dict[str, dict[str, int]] = {}
-    for schema in schemas:
-        try:
-            with tenant_context(schema):
-                report = tenant_sweep()
-                with transaction.atomic():
-                    report["active"] = int(
-                        duework.duework_settle(schema=schema, next_wake=now + sweep_interval())
-                    )
-        except SoftTimeLimitExceeded:
-            raise  # the sweep ran out of time: say so, never swallow it as one tenant's error
-        except TenantUnavailable:
-            # Moving between databases (tenant_move): visited on its new database afterwards.
-            logger.info("sweep.tenant_moving", extra={"tenant": schema})
-            continue
-        except Exception:
-            # One broken tenant must not stop the others; the error is logged with its trace.
-            logger.exception("sweep.tenant_failed", extra={"tenant": schema})
-            continue
-        reports[schema] = report
+    # The broker's queues are read once for the whole pass (dispatch.queued_job_ids).
+    with dispatch.queue_snapshot():
+        for schema in schemas:
+            try:
+                with tenant_context(schema):
+                    report = tenant_sweep()
+                    with transaction.atomic():
+                        report["active"] = int(
+                            duework.duework_settle(schema=schema, next_wake=now + sweep_interval())
+                        )
+            except SoftTimeLimitExceeded:
+                raise  # the sweep ran out of time: say so, never swallow it as one tenant's error
+            except TenantUnavailable:
+                # Moving between databases (tenant_move): visited on its new database afterwards.
+                logger.info("sweep.tenant_moving", extra={"tenant": schema})
+                continue
+            except Exception:
+                # One broken tenant must not stop the others; the error is logged with its trace.
+                logger.exception("sweep.tenant_failed", extra={"tenant": schema})
+                continue
+            reports[schema] = report
     logger.info("sweep.done", extra={"tenants": len(schemas), "full": full})
     return reports

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from batches.services import batch_enqueue_jobs
-from marketplace.engine import duework, lifecycle, sweep
+from marketplace.engine import dispatch, duework, lifecycle, sweep
 from marketplace.handlers.base import WAITING_FOR_EXTENSION
 from marketplace.models import MarketplaceJob
 from marketplace.services.jobs import job_cancel
@@ -315,3 +315,19 @@ def test_the_sweeps_soft_time_limit_is_raised_not_swallowed(tenant, no_broker, m
     with pytest.raises(SoftTimeLimitExceeded):
         sweep.sweep_all()
     connection.set_tenant(tenant)
+
+
+def test_one_sweep_pass_reads_the_queues_once_for_every_tenant(
+    tenant, other_tenant, no_broker, broker_queue
+):
+    # given a trigger of each shop in the queue
+    broker_queue.rpush("ebay", _trigger(1, tenant.schema_name))
+    broker_queue.rpush("ebay", _trigger(2, other_tenant.schema_name))
+    with dispatch.queue_snapshot():
+        # when the first tenant's lookup reads the queue, and a trigger is queued after it
+        first = dispatch.queued_job_ids(marketplace="ebay", schema=tenant.schema_name)
+        broker_queue.rpush("ebay", _trigger(3, other_tenant.schema_name))
+        second = dispatch.queued_job_ids(marketplace="ebay", schema=other_tenant.schema_name)
+    # then the second tenant's answer came from the same read; outside a pass, a fresh read
+    assert (first, second) == ({1}, {2})
+    assert dispatch.queued_job_ids(marketplace="ebay", schema=other_tenant.schema_name) == {2, 3}
