@@ -9,12 +9,13 @@ afterwards.
 
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import setup_databases, teardown_databases
 from rest_framework.test import APIClient
 
@@ -33,6 +34,8 @@ _SHARED_TABLE_PREFIXES = ("sales_schedule_",)
 _REFERENCE_TABLES = frozenset(
     {"marketplace_category", "marketplace_categorymapping", "marketplace_valuemapping"}
 )
+_DEADLOCK_DETECTED = "40P01"
+_TRUNCATE_ATTEMPTS = 5
 
 
 def _provisioned(schema_name: str, domain: str) -> Tenant:
@@ -141,11 +144,24 @@ def truncate_tenant_tables(tenant: Tenant) -> None:
         and not table.startswith(_SHARED_TABLE_PREFIXES)
         and table not in _REFERENCE_TABLES
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"TRUNCATE {', '.join(f'{tenant.schema_name}.{t}' for t in tables)} "
-            "RESTART IDENTITY CASCADE"
-        )
+    statement = (
+        f"TRUNCATE {', '.join(f'{tenant.schema_name}.{t}' for t in tables)} "
+        "RESTART IDENTITY CASCADE"
+    )
+    # The session's worker process may still be reading these tables (a trigger for a job the
+    # test already saw end): TRUNCATE takes its locks table by table, so PostgreSQL may pick it
+    # as a deadlock's victim. The worker's side retries on its own; this side tries again.
+    for attempt in range(_TRUNCATE_ATTEMPTS):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+            return
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) != _DEADLOCK_DETECTED:
+                raise
+            if attempt == _TRUNCATE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 @pytest.fixture
