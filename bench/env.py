@@ -5,11 +5,18 @@ that the token bucket never throttles."""
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = ROOT / "var" / "bench"
 
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+# The server DATABASE_URL names (docs/performance.md: "the benches read the same environment"),
+# so a bench can run on a cluster of its own (pg_stat_statements preloaded, say); each bench
+# picks its own database there.
+_SERVER = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/relist"))
+PG_HOST = _SERVER.hostname or "127.0.0.1"
+PG_PORT = _SERVER.port or 5432
+PG_USER = _SERVER.username or "postgres"
 # A worktree's own Redis and database name (RELIST_WT_REDIS_PORT, RELIST_BENCH_DB), so parallel
 # benches on one machine never flush or drop each other's.
 BENCH_DB = os.environ.get("RELIST_BENCH_DB", "relist_bench")
