@@ -43,12 +43,15 @@ class RelistWorkers:
             if slots is not None
             else {}
         )
+        # Every process of the system reads the same settings, as in a deployment: the enqueuer
+        # admits a batch's first triggers into the window, so it must know the window's size
+        # (with the default there, a raised window filled only as the first 4 jobs finished).
         self.default = CeleryWorker(
             app="config",
             queues=DEFAULT_QUEUES,
             pool="prefork",
             concurrency=1,
-            env=env.for_subprocess(),
+            env=env.for_subprocess(fairness),
             name=f"{name}-default",
         )
         try:
