@@ -135,7 +135,9 @@ FIELD_ENCRYPTION_KEYS = env.list("RELIST_FIELD_ENCRYPTION_KEYS")
 # Structured logs (core/logging.py): LOG_FORMAT=json for log pipelines (the default, and
 # production's), console for people (local and test settings default to it).
 LOGGING = logging_config(
-    log_format=env("LOG_FORMAT", default="json"), level=env("LOG_LEVEL", default="INFO")
+    log_format=env("LOG_FORMAT", default="json"),
+    level=env("LOG_LEVEL", default="INFO"),
+    celery_tasks=env("LOG_CELERY_TASKS", default="WARNING"),
 )
 
 from config.settings.api import *  # noqa: E402, F403

@@ -8,7 +8,13 @@ import pytest
 import structlog
 from django.db import connection
 
-from core.logging import StructuredFormatter, bind, task_context_bind, task_context_clear
+from core.logging import (
+    StructuredFormatter,
+    bind,
+    logging_config,
+    task_context_bind,
+    task_context_clear,
+)
 from tenants.context import tenant_context
 from tests.conftest import tenant_host
 from tests.operators import host_client
@@ -163,3 +169,17 @@ def test_a_request_binds_its_id_to_its_lines_and_answers_with_it(tenant):
         ("req-123", tenant.schema_name),
         (fresh["X-Request-ID"], tenant.schema_name),
     ]
+
+
+def test_celerys_per_task_lines_are_off_by_default_and_failures_still_log():
+    # given the logging settings as production builds them, then with LOG_CELERY_TASKS=INFO
+    quiet = logging_config(log_format="json", level="INFO")
+    loud = logging_config(log_format="json", level="INFO", celery_tasks="INFO")
+    # then Celery's "received" and "succeeded" lines are below the level by default, not errors
+    for name in ("celery.worker.strategy", "celery.app.trace"):
+        assert quiet["loggers"][name]["level"] == "WARNING"
+        assert loud["loggers"][name]["level"] == "INFO"
+    # and the running process has the default: a succeeded line is dropped, a failure is not
+    trace = logging.getLogger("celery.app.trace")
+    assert not trace.isEnabledFor(logging.INFO)
+    assert trace.isEnabledFor(logging.ERROR)
