@@ -238,12 +238,17 @@ def _validated_product_ids(product_ids: list[int]) -> list[int]:
     unique = list(dict.fromkeys(product_ids))
     if not unique:
         raise ValidationFailed("A batch needs at least one product.", details={"product_ids": []})
-    # `= ANY(array)`: one parameter, where `IN (…)` would send 10,000 of them.
+    # The ids as one array parameter, where `IN (…)` would send 10,000 of them; only the
+    # missing ones come back (one row), not every id found.
     table = connection.ops.quote_name(Product._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", [unique])
-        found = {row[0] for row in cursor.fetchall()}
-    if missing := [pk for pk in unique if pk not in found]:
+        cursor.execute(
+            f"SELECT array_agg(i ORDER BY n) FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(i, n)"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table} p WHERE p.id = u.i)",
+            [unique],
+        )
+        missing = cursor.fetchone()[0]
+    if missing:
         raise ValidationFailed(
             "Some products do not exist.", details={"missing_product_ids": missing[:50]}
         )
