@@ -52,7 +52,7 @@ class IdListField(serializers.ListField):
             and all(type(v) is int and 1 <= v <= MAX_ID for v in data)
         ):
             return list(data)
-        return super().to_internal_value(data)  # type: ignore[no-any-return]
+        return super().to_internal_value(data)
 
 
 MONEY_PATTERN = r"^\d{1,8}(?:\.\d{1,2})?$"
