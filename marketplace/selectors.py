@@ -3,6 +3,7 @@ every selector runs inside the request's (or the task's) tenant schema."""
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from django.db.models import F, Prefetch, QuerySet
 
@@ -56,6 +57,14 @@ JOB_ROW_COLUMNS = (
 def job_row_list() -> QuerySet[MarketplaceJob, dict[str, object]]:
     """The job list as dicts: the job's columns plus `action` (the action type's code) and
     `batch_public_id` (the batch's public id, or None), joined in the same SELECT."""
+    return _job_rows().all()
+
+
+@cache
+def _job_rows() -> QuerySet[MarketplaceJob, dict[str, object]]:
+    """Built once per process and cloned per request (`.all()`, never evaluated itself):
+    resolving the columns and the two joins cost ~0.25 ms of CPU on every page. The queryset
+    names no schema: the tenant is the connection's search_path at execution."""
     return MarketplaceJob.objects.values(
         *JOB_ROW_COLUMNS, action=F("action_type__code"), batch_public_id=F("batch__batch_id")
     )

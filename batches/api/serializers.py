@@ -4,7 +4,7 @@ from rest_framework import serializers
 from batches.models import BatchJob
 from batches.services import MAX_BATCH_JOBS, NotReadyMode
 from batches.states import TERMINAL_BATCH_STATUSES
-from marketplace.api.serializers.fields import id_field
+from marketplace.api.serializers.fields import IdListField
 from marketplace.api.serializers.readiness import ReadinessSerializer
 from marketplace.states import ActionCode, JobPriority, Marketplace
 
@@ -49,7 +49,7 @@ class BatchSerializer(serializers.ModelSerializer):
 
 
 class BatchCreateSerializer(serializers.Serializer):
-    product_ids = serializers.ListField(child=id_field(), min_length=1, max_length=MAX_BATCH_JOBS)
+    product_ids = IdListField(min_length=1, max_length=MAX_BATCH_JOBS)
     marketplaces = serializers.ListField(
         child=serializers.ChoiceField(choices=Marketplace.choices),
         min_length=1,

@@ -25,17 +25,29 @@ class IdFilter(filters.NumberFilter):
     field_class = _IdField
 
 
+class _SharedFields(dict[str, forms.Field]):
+    """A cached form class's fields, given to each of its forms as they are. Django deep-copies
+    a form's fields for every instance so that one form may change its own; a filter form never
+    does (validating reads a field, never writes it), and the copy cost ~0.15 ms per request."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, forms.Field]:
+        return dict(self)
+
+
 class FormCachingFilterSet(filters.FilterSet):
     """django-filter builds a new form class, with a new form field per filter, on every
     request; these filters are the same for every request, so the class is built once per
-    filter set (each request still validates with its own form instance)."""
+    filter set, and its fields are shared by the forms (each request still validates with its
+    own form instance)."""
 
     _form_classes: ClassVar[dict[type, type]] = {}
 
     def get_form_class(self) -> type:
         form_class = self._form_classes.get(type(self))
         if form_class is None:
-            form_class = self._form_classes[type(self)] = super().get_form_class()
+            form_class = super().get_form_class()
+            form_class.base_fields = _SharedFields(form_class.base_fields)
+            self._form_classes[type(self)] = form_class
         return form_class
 
 

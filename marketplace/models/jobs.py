@@ -110,7 +110,9 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
     max_retries = models.PositiveSmallIntegerField(default=3)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    # Unique through Meta.constraints, not unique=True: on PostgreSQL unique=True adds a second
+    # (varchar_pattern_ops) index for LIKE lookups nobody makes, written by every job insert.
+    idempotency_key = models.CharField(max_length=200)
     input_data = models.JSONField(default=dict, blank=True)
     result_data = models.JSONField(default=dict, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
@@ -174,6 +176,12 @@ class MarketplaceJob(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=("status", "-id"), name="job_status_id_idx"),
             models.Index(fields=("marketplace", "-id"), name="job_marketplace_id_idx"),
             models.Index(fields=("product", "-id"), name="job_product_id_idx"),
+        ]
+        constraints = [
+            # The name PostgreSQL gave the column's UNIQUE when it was unique=True.
+            models.UniqueConstraint(
+                fields=("idempotency_key",), name="marketplace_marketplacejob_idempotency_key_key"
+            )
         ]
 
     def __str__(self) -> str:

@@ -6,22 +6,22 @@ The product checks are the marketplaces' own rendering modules' (`payloads.missi
 readiness reports is exactly what the payload would lack; the connection checks are the
 account's: connected, and its listing setup chosen (eBay business policies and inventory
 location, Etsy shipping and processing profiles), or for Vinted an extension token issued.
-Cost: five queries (connections, products with their image counts, three mapping tables), plus
-one for Vinted's extension tokens, whatever the number of products.
+Cost: five queries (connections, products with whether they have an image, three mapping
+tables), plus one for Vinted's extension tokens, whatever the number of products.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection as db_connection
-from django.db.models import Count
+from django.db.models import Exists, OuterRef
 from django.db.models.expressions import RawSQL
 
 from core.errors import ValidationFailed
 from marketplace.handlers.ebay import payloads as ebay_payloads
 from marketplace.handlers.etsy import payloads as etsy_payloads
 from marketplace.handlers.vinted import payloads as vinted_payloads
-from marketplace.models import MarketplaceConnection, Product
+from marketplace.models import MarketplaceConnection, Product, ProductImage
 from marketplace.models.connections import ConnectionStatus
 from marketplace.rendering.mappings import Mappings, ProductFacts
 from marketplace.rendering.text import Reason
@@ -126,17 +126,19 @@ def readiness_check(
     if action not in PRODUCT_ACTIONS:
         return [Readiness(pid, m, list(per_marketplace[m])) for pid in ids for m in marketplaces]
     # Only what the checks read, as plain rows: model instances would cost more than every
-    # check together.
+    # check together. The renderers only ask whether a product has an image: one index probe
+    # per product, where counting joined the shop's whole image table and grouped wide rows.
     products: dict[int, ProductFacts] = {}
-    images: dict[int, int] = {}
-    for *row, image_count in (
+    with_images: set[int] = set()
+    for *row, has_images in (
         Product.objects.filter(pk__in=_ids(ids))
-        .annotate(image_count=Count("images"))
+        .annotate(has_images=Exists(ProductImage.objects.filter(product=OuterRef("pk"))))
         .order_by()
-        .values_list(*ProductFacts.FIELDS, "image_count")
+        .values_list(*ProductFacts.FIELDS, "has_images")
     ):
         products[row[0]] = ProductFacts(*row)
-        images[row[0]] = image_count
+        if has_images:
+            with_images.add(row[0])
     mappings = Mappings.load()
     results = []
     for pid in ids:
@@ -148,7 +150,7 @@ def readiness_check(
                 renderer = _RENDERERS[Marketplace(marketplace)]
                 reasons = [
                     *per_marketplace[marketplace],
-                    *renderer.missing(product, mappings, image_count=images.get(pid, 0)),
+                    *renderer.missing(product, mappings, has_images=pid in with_images),
                 ]
             results.append(Readiness(pid, marketplace, reasons))
     return results

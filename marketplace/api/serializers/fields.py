@@ -35,6 +35,26 @@ def id_field(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
+class IdListField(serializers.ListField):
+    """A list of ids (`id_field`), checked in one pass when every element is a plain integer in
+    range: ListField runs the child field's whole validation per element, 20 ms for a batch's
+    10,000 product ids. Anything else (strings, floats, out of range, not a list) goes through
+    ListField itself, so what is accepted and every error message are ListField's."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=id_field(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        # `type(v) is int`: a bool is not an id, as IntegerField says (it refuses "True").
+        if (
+            type(data) is list
+            and (data or self.allow_empty)
+            and all(type(v) is int and 1 <= v <= MAX_ID for v in data)
+        ):
+            return list(data)
+        return super().to_internal_value(data)
+
+
 MONEY_PATTERN = r"^\d{1,8}(?:\.\d{1,2})?$"
 _MONEY = re.compile(MONEY_PATTERN)
 

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from marketplace.api.serializers.fields import id_field
+from marketplace.api.serializers.fields import IdListField
 from marketplace.states import ActionCode, Marketplace
 
 MAX_READINESS_PRODUCTS = 1_000
@@ -28,9 +28,7 @@ class ReadinessSerializer(serializers.Serializer):
 
 
 class ReadinessRequestSerializer(serializers.Serializer):
-    product_ids = serializers.ListField(
-        child=id_field(), min_length=1, max_length=MAX_READINESS_PRODUCTS
-    )
+    product_ids = IdListField(min_length=1, max_length=MAX_READINESS_PRODUCTS)
     marketplaces = serializers.ListField(
         child=serializers.ChoiceField(choices=Marketplace.choices),
         min_length=1,

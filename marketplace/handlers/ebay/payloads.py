@@ -72,7 +72,7 @@ def aspects(product: ProductLike, mappings: Mappings) -> dict[str, list[str]]:
     return found
 
 
-def missing(product: ProductLike, mappings: Mappings, *, image_count: int) -> list[Reason]:
+def missing(product: ProductLike, mappings: Mappings, *, has_images: bool) -> list[Reason]:
     """What eBay would refuse about this product (publishOffer's checks, MARKETPLACES §6)."""
     reasons: list[Reason] = []
     if product.category_id is None and not product.attributes.get("ebay_category_id"):
@@ -93,7 +93,7 @@ def missing(product: ProductLike, mappings: Mappings, *, image_count: int) -> li
                 "condition",
             )
         )
-    if not image_count:
+    if not has_images:
         reasons.append(Reason("no_images", "eBay needs at least one image.", "images"))
     mapping = mappings.category(product, "ebay")
     have = aspects(product, mappings)

@@ -78,7 +78,7 @@ def taxonomy_id(product: ProductLike, mappings: Mappings) -> str | None:
     return mapping.external_id if mapping else None
 
 
-def missing(product: ProductLike, mappings: Mappings, *, image_count: int) -> list[Reason]:
+def missing(product: ProductLike, mappings: Mappings, *, has_images: bool) -> list[Reason]:
     """What Etsy would refuse about this product (createDraftListing, activation)."""
     reasons: list[Reason] = []
     if product.category_id is None and not product.attributes.get("etsy_taxonomy_id"):
@@ -91,7 +91,7 @@ def missing(product: ProductLike, mappings: Mappings, *, image_count: int) -> li
                 "category",
             )
         )
-    if not image_count:
+    if not has_images:
         reasons.append(
             Reason("no_images", "Etsy needs at least one image to activate a listing.", "images")
         )

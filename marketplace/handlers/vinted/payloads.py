@@ -65,7 +65,7 @@ def package_size_id(product: Product) -> int:
     return PACKAGE_MEDIUM if product.weight_g <= 5000 else PACKAGE_LARGE
 
 
-def missing(product: ProductLike, mappings: Mappings, *, image_count: int) -> list[Reason]:
+def missing(product: ProductLike, mappings: Mappings, *, has_images: bool) -> list[Reason]:
     """What Vinted's upload form would refuse about this product."""
     reasons: list[Reason] = []
     if product.category_id is None and not product.attributes.get("vinted_catalog_id"):
@@ -95,7 +95,7 @@ def missing(product: ProductLike, mappings: Mappings, *, image_count: int) -> li
                 "colours",
             )
         )
-    if not image_count:
+    if not has_images:
         reasons.append(Reason("no_images", "Vinted needs at least one photo.", "images"))
     if reason := text.price_reason(product.price, low=PRICE_MIN, high=PRICE_MAX, name="Vinted"):
         reasons.append(reason)

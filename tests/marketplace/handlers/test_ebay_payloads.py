@@ -119,5 +119,5 @@ def test_product_overrides_win_over_the_mappings():
     ],
 )
 def test_missing_names_what_ebay_would_refuse(changes, images, reasons):
-    found = payloads.missing(canonical_product(**changes), MAPPINGS, image_count=images)
+    found = payloads.missing(canonical_product(**changes), MAPPINGS, has_images=bool(images))
     assert [(r.code, r.field) for r in found] == reasons

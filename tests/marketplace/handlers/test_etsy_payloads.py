@@ -123,7 +123,7 @@ def test_tags_are_at_most_thirteen_of_at_most_twenty_characters_without_refused_
     ],
 )
 def test_missing_names_what_etsy_would_refuse(changes, images, codes):
-    reasons = payloads.missing(_product(**changes), MAPPINGS, image_count=images)
+    reasons = payloads.missing(_product(**changes), MAPPINGS, has_images=bool(images))
     assert [r.code for r in reasons] == codes
 
 

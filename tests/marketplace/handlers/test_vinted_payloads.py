@@ -119,13 +119,13 @@ def test_an_unmapped_brand_travels_as_text_and_an_unmapped_size_is_left_out():
 )
 def test_missing_names_what_vinted_would_refuse(changes, codes):
     # given / when
-    reasons = payloads.missing(_product(**changes), MAPPINGS, image_count=1)
+    reasons = payloads.missing(_product(**changes), MAPPINGS, has_images=True)
     # then
     assert [reason.code for reason in reasons] == codes
 
 
 def test_missing_names_a_product_without_photos():
-    reasons = payloads.missing(_product(), MAPPINGS, image_count=0)
+    reasons = payloads.missing(_product(), MAPPINGS, has_images=False)
     assert [(r.code, r.field) for r in reasons] == [("no_images", "images")]
 
 
