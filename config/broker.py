@@ -13,6 +13,16 @@ best-effort anyway (Redis is down), the consumer's reconnect loop carries on, an
 stay in the unacked set, from which Redis redelivers them after the visibility timeout (and
 beat re-sends lost triggers long before). scripts/supervise.py restarts a worker that dies for
 any other reason.
+
+The transport (`Transport`, named by CELERY_BROKER_TRANSPORT for redis:// URLs) is kombu's own
+with one change: a channel reuses one synchronous Redis client per connection pool. kombu builds
+a new `redis.Redis` around its pool for every acknowledgement and every delivered message's
+bookkeeping (`QoS.ack` and `QoS.append` through `Channel.conn_or_acquire`); with redis-py 8 each
+construction costs more than the commands it sends. py-spy on the eBay worker of the engine
+bench's latency run (threads x 32) put 12 % of the time the process held the GIL in
+`Redis.__init__`, on the consumer thread that every task waits on (docs/performance.md). A
+client is only a handle on the pool (each command takes a connection from it), so one per pool
+serves every caller; a new pool (after a fork or a lost connection) gets a new client.
 """
 
 from typing import Any
@@ -32,3 +42,20 @@ def _connparams(self: kombu_redis.Channel, asynchronous: bool = False) -> dict[s
 def install() -> None:
     """Idempotent; called by config.celery before the app exists."""
     kombu_redis.Channel._connparams = _connparams  # type: ignore[method-assign]
+
+
+class Channel(kombu_redis.Channel):
+    _sync_client: tuple[Any, Any] | None = None
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        if asynchronous:
+            return super()._create_client(asynchronous=True)
+        pool = self.pool
+        cached = self._sync_client
+        if cached is None or cached[0] is not pool:
+            cached = self._sync_client = (pool, super()._create_client())
+        return cached[1]
+
+
+class Transport(kombu_redis.Transport):
+    Channel = Channel

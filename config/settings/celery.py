@@ -7,10 +7,10 @@ Job state lives in PostgreSQL; messages are only triggers. Queues come from one 
 from config.env import env
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/2")
-# kombu's Redis transport reusing one client per connection pool (core/broker.py); other
+# kombu's Redis transport reusing one client per connection pool (config/broker.py); other
 # schemes (rediss://, sentinel://) keep kombu's own.
 if CELERY_BROKER_URL.startswith("redis://"):
-    CELERY_BROKER_TRANSPORT = "core.broker:Transport"
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
