@@ -1,10 +1,14 @@
 """Read-side queries of the marketplace domain. The connection's schema is the tenant scope:
 every selector runs inside the request's (or the task's) tenant schema."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import F, Prefetch, QuerySet
 
 from marketplace.models import (
@@ -68,6 +72,28 @@ def _job_rows() -> QuerySet[MarketplaceJob, dict[str, object]]:
     return MarketplaceJob.objects.values(
         *JOB_ROW_COLUMNS, action=F("action_type__code"), batch_public_id=F("batch__batch_id")
     )
+
+
+@contextmanager
+def job_list_planner_costs() -> Iterator[None]:
+    """Read the job list's page inside this block: one transaction whose planner prices a random
+    page read as on SSD (`RELIST_JOB_LIST_RANDOM_PAGE_COST`, 1.1; 0 leaves the server's own).
+
+    A filtered page (`status=failed&marketplace=ebay`) can walk the primary key newest first,
+    skipping what does not match, or `job_status_id_idx`, which holds only that status. At
+    PostgreSQL's default cost (4) the planner takes the first, estimating matches evenly
+    spread; in a shop whose newest jobs are a freshly queued batch it walks past every one of
+    them (p95 45 ms at a million jobs with 130,000 pending on top, 15 ms with this;
+    docs/performance.md). SET LOCAL lasts the transaction only, so it is safe behind pgbouncer's
+    transaction pooling, which drops startup options, and changes no other query's plan."""
+    cost = float(settings.RELIST_JOB_LIST_RANDOM_PAGE_COST)
+    if not cost:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL random_page_cost = %s", [cost])
+        yield
 
 
 def job_detail_queryset() -> QuerySet[MarketplaceJob]:

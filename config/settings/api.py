@@ -51,6 +51,9 @@ CACHES = {
 # membership is seen after at most this long (0: no cache).
 RELIST_API_TOKEN_TTL_S = env.int("RELIST_API_TOKEN_TTL_S", default=30 * 24 * 3600)
 RELIST_AUTH_CACHE_TTL_S = env.int("RELIST_AUTH_CACHE_TTL_S", default=30)
+# The job list's page is read with this random_page_cost (SET LOCAL, its own transaction):
+# marketplace.selectors.job_list_planner_costs says why. 0: the server's own setting.
+RELIST_JOB_LIST_RANDOM_PAGE_COST = env.float("RELIST_JOB_LIST_RANDOM_PAGE_COST", default=1.1)
 # How long a web process remembers which tenant a host serves (tenants/middleware.py; 0: never).
 RELIST_TENANT_CACHE_TTL_S = env.int("RELIST_TENANT_CACHE_TTL_S", default=5)
 

@@ -56,7 +56,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def list(self, request: Request) -> Response:
         """The hot read path: plain rows (selectors.job_row_list) rendered as JobSerializer
         renders a job, one SELECT per page; the schema still comes from JobSerializer."""
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        with selectors.job_list_planner_costs():
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(job_rows_representation(page or []))
 
     def get_serializer_class(self) -> type[JobSerializer]:

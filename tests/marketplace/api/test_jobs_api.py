@@ -13,6 +13,7 @@ from rest_framework import serializers
 from batches.models import BatchJob
 from marketplace.api.serializers.jobs import JobSerializer
 from marketplace.models import IdempotencyRecord, JobEvent, MarketplaceJob
+from marketplace.selectors import job_list_planner_costs
 from tenants.context import tenant_context
 from tests.api_support import FORBIDDEN, NOT_FOUND, error
 from tests.factories.marketplace import (
@@ -154,6 +155,42 @@ def test_list_reads_the_jobs_table_once_whatever_the_page(tenant, api_client):
     assert len(small.captured_queries) == len(large.captured_queries)
     assert len(response.json()["results"]) == 30
     assert {row["batch_id"] is not None for row in response.json()["results"]} == {True}
+
+
+def test_list_reads_its_page_with_ssd_planner_costs(tenant, api_client):
+    # given three pending eBay jobs
+    make_batch(products=3, marketplaces=("ebay",))
+
+    # when the member reads a filtered page
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.get("/api/jobs/", {"status": "pending", "marketplace": "ebay"})
+
+    # then the page's SELECT runs after SET LOCAL random_page_cost, in the same transaction
+    sqls = [q["sql"] for q in queries.captured_queries]
+    set_at = next(i for i, sql in enumerate(sqls) if "random_page_cost" in sql)
+    page_at = next(i for i, sql in enumerate(sqls) if 'FROM "marketplace_marketplacejob"' in sql)
+    assert set_at < page_at
+    assert "SET LOCAL random_page_cost = 1.1" in sqls[set_at]
+    assert len(response.json()["results"]) == 3
+
+
+def _random_page_cost() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        return cursor.fetchone()[0]
+
+
+def test_the_list_planner_cost_lasts_only_the_pages_transaction(live_tenant, settings):
+    # given the connection in autocommit, as a request's
+    before = _random_page_cost()
+    # when a page is read inside the block
+    with job_list_planner_costs():
+        inside = _random_page_cost()
+    # then the cost held inside only; 0 leaves the server's setting and opens no transaction
+    assert (inside, _random_page_cost()) == ("1.1", before)
+    settings.RELIST_JOB_LIST_RANDOM_PAGE_COST = 0
+    with job_list_planner_costs():
+        assert (_random_page_cost(), connection.in_atomic_block) == (before, False)
 
 
 def test_list_query_count_is_bounded(tenant, api_client, django_assert_max_num_queries):
