@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django.db import OperationalError, connection
 from django.test.utils import setup_databases, teardown_databases
+from psycopg.errors import DeadlockDetected
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
@@ -34,7 +35,6 @@ _SHARED_TABLE_PREFIXES = ("sales_schedule_",)
 _REFERENCE_TABLES = frozenset(
     {"marketplace_category", "marketplace_categorymapping", "marketplace_valuemapping"}
 )
-_DEADLOCK_DETECTED = "40P01"
 _TRUNCATE_ATTEMPTS = 5
 
 
@@ -157,7 +157,7 @@ def truncate_tenant_tables(tenant: Tenant) -> None:
                 cursor.execute(statement)
             return
         except OperationalError as error:
-            if getattr(error.__cause__, "sqlstate", None) != _DEADLOCK_DETECTED:
+            if not isinstance(error.__cause__, DeadlockDetected):
                 raise
             if attempt == _TRUNCATE_ATTEMPTS - 1:
                 raise
