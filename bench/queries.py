@@ -62,6 +62,7 @@ def _counting() -> Iterator[JobCost]:
     autocommit mode), and every Redis command of the rate limiter's client."""
     from django.db import connection  # noqa: PLC0415
 
+    from marketplace.engine.routines import WRITING_CALLS  # noqa: PLC0415
     from marketplace.services.ratelimit import redis_client  # noqa: PLC0415
 
     cost = JobCost(queries=0, commits=0, redis=0)
@@ -71,9 +72,12 @@ def _counting() -> Iterator[JobCost]:
         kind = _kind(sql)
         cost.kinds[kind] += 1
         cost.statements.append(sql[:160])
-        # A data-modifying WITH (the engine's hot-path statements) commits like an UPDATE.
-        writes = kind in ("INSERT", "UPDATE", "DELETE") or (
-            kind == "WITH" and any(word in sql for word in ("UPDATE ", "INSERT ", "DELETE "))
+        # A data-modifying WITH, or a call of one of the engine's functions that writes
+        # (marketplace.engine.routines), commits like an UPDATE.
+        writes = (
+            kind in ("INSERT", "UPDATE", "DELETE")
+            or (kind == "WITH" and any(word in sql for word in ("UPDATE ", "INSERT ", "DELETE ")))
+            or sql in WRITING_CALLS
         )
         autocommit_write = not connection.in_atomic_block and writes
         if autocommit_write:

@@ -29,7 +29,7 @@ from tenant_schemas_celery.task import headers_with_schema
 
 from config.celery import app
 from core.queues import HIGH_PRIORITY_MAX, broker_lists, queue_for_job
-from marketplace.engine import sql
+from marketplace.engine import routines
 from marketplace.models import MarketplaceJob
 from marketplace.services import ratelimit
 from marketplace.states import JobStatus
@@ -228,12 +228,11 @@ def _due_stamped(*, marketplace: str, exclude: list[int], free: int) -> list[Mar
     params = {
         "now": timezone.now(),
         "marketplace": marketplace,
-        "pending": JobStatus.PENDING.value,
         "exclude": exclude,
         "free": free,
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql.TOP_UP, params)  # type: ignore[arg-type]
+        routines.execute(cursor, routines.TOP_UP, params)
         rows = cursor.fetchall()
     jobs = [
         MarketplaceJob(pk=pk, marketplace=mk, priority=priority, next_attempt_at=due)

@@ -31,7 +31,7 @@ from core.errors import (
     TransientMarketplaceError,
 )
 from marketplace.catalogue.models import MarketplaceActionType
-from marketplace.engine import dispatch, lifecycle, liveness, sql
+from marketplace.engine import dispatch, lifecycle, liveness, routines, sql
 from marketplace.engine.steps import plan_rows, step_fail, step_unstart
 from marketplace.handlers.base import Handler, JobContext, StepInput
 from marketplace.handlers.registry import handler_get
@@ -260,7 +260,7 @@ def _mappings_for(schema: str, fingerprint: str) -> Mappings:
 
 def _load(job_id: int) -> tuple[JobContext, list[Step]] | None:
     with connection.cursor() as cursor:
-        cursor.execute(sql.LOAD, {"job": job_id, "pending": JobStatus.PENDING.value})
+        routines.execute(cursor, routines.LOAD, {"job": job_id, "pending": JobStatus.PENDING.value})
         row = cursor.fetchone()
     if row is None:
         return None
@@ -315,7 +315,7 @@ def _claim(ctx: JobContext, steps: list[Step], plan: list[dict[str, Any]], now: 
         "claimer": liveness.liveness_ensure_started(),
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql.claim(), params)  # type: ignore[arg-type]
+        routines.execute(cursor, routines.CLAIM, params)
         row = cursor.fetchone()
     if row is None:
         _claim_missed(ctx.job, now)
@@ -393,7 +393,7 @@ def _heartbeat_writer(job_id: int) -> Any:
         last[0] = time.monotonic()
         params = {"job": job_id, "now": timezone.now(), "running": JobStatus.RUNNING.value}
         with connection.cursor() as cursor:
-            cursor.execute(sql.HEARTBEAT, params)  # type: ignore[arg-type]
+            routines.execute(cursor, routines.HEARTBEAT, params)
             return cursor.fetchone() is not None
 
     return beat
@@ -462,7 +462,7 @@ def _boundary(job: MarketplaceJob, *, done: Step, following: Step) -> RunOutcome
         "next": following.pk,
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql.BOUNDARY, params)  # type: ignore[arg-type]
+        routines.execute(cursor, routines.BOUNDARY, params)
         row = cursor.fetchone()
     if row is None:
         logger.warning("job.no_longer_running", extra={"job": job.pk, "step": done.position})
@@ -535,7 +535,7 @@ def _complete_statement(
         "listing_data": json.dumps(change.data if change else {}),
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql.complete(), params)  # type: ignore[arg-type]
+        routines.execute(cursor, routines.COMPLETE, params)
         if cursor.fetchone() is None:
             raise _NotRunning
     if live.has_subscribers(connection.schema_name):  # the copy is for the live event only

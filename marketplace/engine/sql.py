@@ -32,6 +32,7 @@ from marketplace.models import (
     ValueMapping,
 )
 from marketplace.models.products import ProductImage
+from marketplace.states import JobStatus
 
 JOB = MarketplaceJob._meta.db_table
 TASK = MarketplaceTask._meta.db_table
@@ -199,7 +200,7 @@ TOP_UP = f"""
 UPDATE {JOB} SET dispatched_at = %(now)s
 WHERE id IN (
     SELECT id FROM {JOB}
-    WHERE marketplace = %(marketplace)s AND status = %(pending)s
+    WHERE marketplace = %(marketplace)s AND status = '{JobStatus.PENDING.value}'
       AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s) AND id <> ALL(%(exclude)s)
     ORDER BY priority, id LIMIT %(free)s
     FOR UPDATE SKIP LOCKED
@@ -209,4 +210,5 @@ RETURNING id, marketplace, priority, next_attempt_at
 """The tenant's oldest due pending jobs of a marketplace (priority first), at most %(free)s, not
 in the trigger window, stamped as dispatched: what `dispatch.jobs_top_up` sends next. One
 statement (it was a SELECT and an UPDATE); SKIP LOCKED so two workers topping up at once
-take different jobs instead of the same ones twice."""
+take different jobs instead of the same ones twice. The status is written in, not a parameter:
+the function's generic plan (routines) can then use the partial index of pending jobs."""
