@@ -7,8 +7,10 @@ job would sit pending with no trigger. The task retries the message with backoff
 rejects (with a log line) a message whose tenant does not exist."""
 
 import logging
+import time
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
@@ -47,11 +49,21 @@ def run_job_task(
     from marketplace.engine.runner import RunAbandoned, job_run  # noqa: PLC0415
     from marketplace.engine.tenancy import TenantGone, schema_check  # noqa: PLC0415
 
+    first_job = job_id
+    hand_over_s = float(settings.RELIST_ENGINE_HAND_OVER_S)
+    chain_until = time.monotonic() + hand_over_s if hand_over_s > 0 else None
     try:
         schema_check(expected=_header_schema(self.request))
         outcome = job_run(
-            job_id=job_id, abandoned_attempt=abandoned_attempt, abandoned_by=abandoned_by
+            job_id=job_id,
+            abandoned_attempt=abandoned_attempt,
+            abandoned_by=abandoned_by,
+            chain_until=chain_until,
         )
+        # Jobs handed over by the run before (runner.HandOver): same tenant, same marketplace.
+        while outcome.then is not None:
+            job_id = outcome.then.job_id
+            outcome = job_run(job_id=job_id, handed=outcome.then, chain_until=chain_until)
     except TenantGone as gone:
         logger.warning(
             "job.message_rejected",
@@ -65,7 +77,7 @@ def run_job_task(
             "job.infra_retry",
             extra={"job": job_id, "error": repr(abandoned.__cause__), "countdown": countdown},
         )
-        raise self.retry(countdown=countdown, kwargs=abandoned.mark) from abandoned
+        raise self.retry(args=(job_id,), countdown=countdown, kwargs=abandoned.mark) from abandoned
     except (OperationalError, InterfaceError) as error:
         # Before or during the claim: the job is still pending (or will be recovered); retry
         # the trigger rather than acknowledge it. The broken connection is dropped by the
@@ -75,11 +87,13 @@ def run_job_task(
             "job.infra_retry",
             extra={"job": job_id, "error": repr(error), "countdown": countdown},
         )
-        raise self.retry(countdown=countdown) from error
+        if job_id == first_job:  # the message's own job: as sent (with its mark, if any)
+            raise self.retry(countdown=countdown) from error
+        raise self.retry(args=(job_id,), kwargs={}, countdown=countdown) from error
     if outcome.retry_at is not None:
         countdown = max((outcome.retry_at - timezone.now()).total_seconds(), 0.0)
         if countdown <= MAX_COUNTDOWN_S:
-            raise self.retry(countdown=countdown, kwargs={})
+            raise self.retry(args=(job_id,), countdown=countdown, kwargs={})
     return outcome.status
 
 

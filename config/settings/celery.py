@@ -59,6 +59,11 @@ RELIST_TENANT_HIGH_MAX = env.int("RELIST_TENANT_HIGH_MAX", default=5)
 # window queues triggers that the slot cap then bounces (measured: 2 x slots spread 20
 # tenants' throughput by 1.67).
 RELIST_TENANT_TRIGGER_WINDOW = env.int("RELIST_TENANT_TRIGGER_WINDOW", default=0)
+# Hand-over (docs/engine.md): a thread that finishes one of a tenant's jobs while others of the
+# tenant's jobs on that marketplace are held back runs the next one itself, with the worker slot
+# it holds, instead of publishing its trigger; for at most this long per message, then it goes
+# back to the queue (other tenants' triggers, the high band). 0 turns hand-over off.
+RELIST_ENGINE_HAND_OVER_S = env.float("RELIST_ENGINE_HAND_OVER_S", default=2.0)
 
 # Beat: every sweep interval, visit the tenants of the due-work index (PostgreSQL, public
 # schema): expire, recover, re-dispatch. Entries expire so a backlog of sweeps never piles up.

@@ -116,12 +116,16 @@ def jobs_enqueue(jobs: Iterable[Trigger], *, resend: bool = True) -> int:
     _PUBLISH_BATCH at a time). Only the jobs that fit the tenant's trigger window are sent; the
     others stay pending in PostgreSQL and are released by `jobs_top_up` as the tenant's jobs
     finish (or by the sweep)."""
-    sent = 0
     now = timezone.now()
-    allowed: dict[str, set[int]] = {}
-    admitted = _admitted(list(jobs), resend=resend, now=now)
+    return _publish(_admitted(list(jobs), resend=resend, now=now), now=now)
+
+
+def _publish(admitted: Sequence[Trigger], *, now: datetime) -> int:
+    """Publish triggers already admitted to their tenant's window."""
     if not admitted:
         return 0
+    sent = 0
+    allowed: dict[str, set[int]] = {}
     with app.producer_or_acquire() as producer, producer.batch(max_size=_PUBLISH_BATCH):
         publisher = _TriggerPublisher(producer)
         for job in admitted:
@@ -212,15 +216,49 @@ def jobs_top_up(
     members, mark = ratelimit.trigger_window_leave(
         tenant=tenant, marketplace=marketplace, job_id=job_id, slot_holder=slot_holder
     )
-    free = ratelimit.trigger_window(marketplace) - len(members)
-    if mark is None or free <= 0:  # nothing held back, or the window is full: the mark stays
-        return 0
-    due = _due_stamped(marketplace=marketplace, exclude=[*members, job_id], free=free)
-    if len(due) < free:  # every held-back job fits: nothing is held back any more
-        ratelimit.trigger_window_clear_held(tenant=tenant, marketplace=marketplace, mark=mark)
+    due = _held_back_due(marketplace=marketplace, job_id=job_id, members=members, mark=mark)
     if not due:
         return 0
     return jobs_enqueue(due, resend=False)
+
+
+def jobs_hand_over(*, job_id: int, marketplace: str, slot_holder: str) -> int | None:
+    """As `jobs_top_up` after a run that ends for good, but the first of the held-back jobs is
+    handed to the calling thread instead of published: the run's worker slot is kept (its
+    expiry renewed in the same round trip that leaves the window) and that job takes a place
+    in the window like a sent trigger, so its run is counted, recovered and timed out exactly
+    as if it came through the broker. Returns that job's id, or None: then nothing is handed
+    over and the slot was given back."""
+    tenant = connection.schema_name
+    members, mark = ratelimit.trigger_window_leave(
+        tenant=tenant, marketplace=marketplace, job_id=job_id, slot_renew=slot_holder
+    )
+    now = timezone.now()
+    due = _held_back_due(marketplace=marketplace, job_id=job_id, members=members, mark=mark)
+    admitted = _admitted(due, resend=False, now=now) if due else []
+    if not admitted:
+        ratelimit.tenant_slot_give(tenant=tenant, marketplace=marketplace, holder=slot_holder)
+        return None
+    first, *rest = admitted
+    _publish(rest, now=now)
+    return int(first.pk)
+
+
+def _held_back_due(
+    *, marketplace: str, job_id: int, members: list[int], mark: str | None
+) -> list[MarketplaceJob]:
+    """The tenant's held-back due jobs that fit the free places of its window, stamped as
+    dispatched (none when nothing is held back); clears the "held back" mark when they all
+    fit."""
+    free = ratelimit.trigger_window(marketplace) - len(members)
+    if mark is None or free <= 0:  # nothing held back, or the window is full: the mark stays
+        return []
+    due = _due_stamped(marketplace=marketplace, exclude=[*members, job_id], free=free)
+    if len(due) < free:  # every held-back job fits: nothing is held back any more
+        ratelimit.trigger_window_clear_held(
+            tenant=connection.schema_name, marketplace=marketplace, mark=mark
+        )
+    return due
 
 
 def _due_stamped(*, marketplace: str, exclude: list[int], free: int) -> list[MarketplaceJob]:

@@ -45,9 +45,20 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class HandOver:
+    """The tenant's next due job, handed to the thread that just finished one of its jobs on
+    the same marketplace, with the worker slot that thread holds (docs/engine.md "Hand-over")."""
+
+    job_id: int
+    marketplace: str
+    slot: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunOutcome:
     status: str  # the job's status after this run, or "dropped" for a stale message
     retry_at: datetime | None = None
+    then: HandOver | None = None  # run this job next, in this thread (job_run's caller)
 
 
 DROPPED = RunOutcome("dropped")
@@ -83,40 +94,76 @@ class RunAbandoned(Exception):
 
 
 def job_run(
-    *, job_id: int, abandoned_attempt: int | None = None, abandoned_by: str | None = None
+    *,
+    job_id: int,
+    abandoned_attempt: int | None = None,
+    abandoned_by: str | None = None,
+    handed: HandOver | None = None,
+    chain_until: float | None = None,
 ) -> RunOutcome:
-    if abandoned_attempt is not None and abandoned_by is not None:
+    """Run the job. `handed`: it was handed over by the previous run in this thread, with that
+    run's worker slot. `chain_until` (time.monotonic()): until then, a run that ends with the
+    slot held hands the tenant's next held-back job to this thread (`RunOutcome.then`) instead
+    of publishing its trigger."""
+    if handed is None and abandoned_attempt is not None and abandoned_by is not None:
         put_back = _put_back_abandoned(job_id, attempt=abandoned_attempt, claimer=abandoned_by)
         if put_back is not None:
             return put_back
-    loaded = _load(job_id)
+    try:
+        loaded = _load(job_id)
+    except BaseException:
+        if handed is not None:
+            _slot_give(handed.marketplace, handed.slot)
+        raise
     if loaded is None:
-        return DROPPED
+        return _handed_back(job_id, handed, DROPPED)  # no longer pending
     ctx, steps = loaded
     try:
         handler = handler_get(marketplace=ctx.job.marketplace, action=ctx.job.action_type.code)
         plan = [] if steps else plan_rows(handler.plan(ctx))
     except MarketplaceError as error:  # e.g. the product was deleted
-        return _fail_before_start(job_id=job_id, error=error)
+        return _handed_back(job_id, handed, _fail_before_start(job_id=job_id, error=error))
     now = timezone.now()
-    slot = _slot_take(ctx.job, now)
+    slot = handed.slot if handed is not None else _slot_take(ctx.job, now)
     if slot is None:
         retry_at = now + timedelta(seconds=float(settings.RELIST_TENANT_SLOT_RETRY_S))
         outcome = RunOutcome(JobStatus.PENDING, retry_at=retry_at)
     else:
-        run = ctx.job.attempts + 1  # this run's attempt, if the claim commits
-        try:
-            outcome = _run_steps(ctx, handler, steps) if _claim(ctx, steps, plan, now) else DROPPED
-        except DatabaseError as error:
-            _slot_give(ctx.job, slot)
-            # Even the claim may have committed before the error: the mark says which run.
-            raise RunAbandoned(attempt=run, claimer=liveness.process_ident()) from error
-        except BaseException:
-            _slot_give(ctx.job, slot)
-            raise
-        finally:
-            ratelimit.token_prepaid_clear()
-    _top_up(ctx.job, outcome, slot)
+        outcome = _run_with_slot(ctx, handler, steps, plan, now=now, slot=slot)
+        if outcome.retry_at is None and chain_until is not None and time.monotonic() < chain_until:
+            return _hand_over(ctx.job, outcome, slot)
+    _top_up(ctx.job.pk, ctx.job.marketplace, outcome, slot)
+    return outcome
+
+
+def _run_with_slot(
+    ctx: JobContext,
+    handler: Handler,
+    steps: list[Step],
+    plan: list[dict[str, Any]],
+    *,
+    now: datetime,
+    slot: str,
+) -> RunOutcome:
+    """Claim and run the steps; on any exception the slot is given back first."""
+    run = ctx.job.attempts + 1  # this run's attempt, if the claim commits
+    try:
+        return _run_steps(ctx, handler, steps) if _claim(ctx, steps, plan, now) else DROPPED
+    except DatabaseError as error:
+        _slot_give(ctx.job.marketplace, slot)
+        # Even the claim may have committed before the error: the mark says which run.
+        raise RunAbandoned(attempt=run, claimer=liveness.process_ident()) from error
+    except BaseException:
+        _slot_give(ctx.job.marketplace, slot)
+        raise
+    finally:
+        ratelimit.token_prepaid_clear()
+
+
+def _handed_back(job_id: int, handed: HandOver | None, outcome: RunOutcome) -> RunOutcome:
+    """A handed-over job that did not run: its window place and the slot go back."""
+    if handed is not None:
+        _top_up(job_id, handed.marketplace, outcome, handed.slot)
     return outcome
 
 
@@ -142,25 +189,46 @@ def _slot_take(job: MarketplaceJob, now: datetime) -> str | None:
     return None
 
 
-def _top_up(job: MarketplaceJob, outcome: RunOutcome, slot: str | None) -> None:
+def _top_up(job_id: int, marketplace: str, outcome: RunOutcome, slot: str | None) -> None:
     """This trigger is spent (or comes back later): give the slot back and release the
     tenant's next held-back jobs (one Redis round trip for both). A failure here only delays
     them until the sweep re-sends them; the slot frees itself at its expiry."""
     try:
         dispatch.jobs_top_up(
-            job_id=job.pk, marketplace=job.marketplace, retry_at=outcome.retry_at, slot_holder=slot
+            job_id=job_id, marketplace=marketplace, retry_at=outcome.retry_at, slot_holder=slot
+        )
+    except RedisError:
+        logger.warning("job.top_up_failed", extra={"job": job_id}, exc_info=True)
+
+
+def _hand_over(job: MarketplaceJob, outcome: RunOutcome, slot: str) -> RunOutcome:
+    """The run ended (not to come back later) with the tenant's slot held: the tenant's next
+    held-back job, if any, is handed to this thread with the slot, instead of its trigger
+    going through the broker to whichever thread is free. That saves the message (publish,
+    delivery, ack) and the slot's give and take, and no thread idles between the two jobs.
+    The caller bounds the chain (RELIST_ENGINE_HAND_OVER_S), so other tenants' triggers are
+    not kept waiting. Otherwise as `_top_up`."""
+    try:
+        following = dispatch.jobs_hand_over(
+            job_id=job.pk, marketplace=job.marketplace, slot_holder=slot
         )
     except RedisError:
         logger.warning("job.top_up_failed", extra={"job": job.pk}, exc_info=True)
+        return outcome
+    if following is None:
+        return outcome
+    return RunOutcome(
+        outcome.status, then=HandOver(job_id=following, marketplace=job.marketplace, slot=slot)
+    )
 
 
-def _slot_give(job: MarketplaceJob, holder: str) -> None:
+def _slot_give(marketplace: str, holder: str) -> None:
     try:
         ratelimit.tenant_slot_give(
-            tenant=connection.schema_name, marketplace=job.marketplace, holder=holder
+            tenant=connection.schema_name, marketplace=marketplace, holder=holder
         )
     except RedisError:  # the slot's expiry frees it
-        logger.warning("job.slot_not_given_back", extra={"job": job.pk}, exc_info=True)
+        logger.warning("job.slot_not_given_back", extra={"holder": holder}, exc_info=True)
 
 
 def _put_back_abandoned(job_id: int, *, attempt: int, claimer: str) -> RunOutcome | None:

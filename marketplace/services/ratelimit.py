@@ -345,16 +345,27 @@ def trigger_window_admit(
 
 
 def trigger_window_leave(
-    *, tenant: str, marketplace: str, job_id: int, slot_holder: str | None = None
+    *,
+    tenant: str,
+    marketplace: str,
+    job_id: int,
+    slot_holder: str | None = None,
+    slot_renew: str | None = None,
 ) -> tuple[list[int], str | None]:
-    """The job's trigger is spent: leave the window (and give back the run's worker slot, in
-    the same round trip). Returns the ids still in the window and the "held back" mark (None:
-    nothing of the tenant's is held back). The mark stays set: the caller clears it with
+    """The job's trigger is spent: leave the window (and give back the run's worker slot,
+    `slot_holder`, or renew its expiry for the job handed over next, `slot_renew`, in the same
+    round trip). Returns the ids still in the window and the "held back" mark (None: nothing
+    of the tenant's is held back). The mark stays set: the caller clears it with
     `trigger_window_clear_held` once it found fewer held-back jobs than free places."""
     window, held = _window_keys(tenant, marketplace)
     pipe = redis_client().pipeline()
+    slots = tenant_slot_key(tenant=tenant, marketplace=marketplace)
     if slot_holder is not None:
-        pipe.zrem(tenant_slot_key(tenant=tenant, marketplace=marketplace), slot_holder)
+        pipe.zrem(slots, slot_holder)
+    if slot_renew is not None:
+        expiry_ms = int((time.time() + settings.CELERY_TASK_TIME_LIMIT) * 1000)
+        pipe.zadd(slots, {slot_renew: expiry_ms}, xx=True)
+        pipe.pexpireat(slots, expiry_ms)
     pipe.zrem(window, job_id)
     pipe.zrange(window, 0, -1)
     pipe.get(held)
