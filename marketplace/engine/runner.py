@@ -47,11 +47,13 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class HandOver:
     """The tenant's next due job, handed to the thread that just finished one of its jobs on
-    the same marketplace, with the worker slot that thread holds (docs/engine.md "Hand-over")."""
+    the same marketplace, with the worker slot that thread holds, and the jobs it took from
+    PostgreSQL to run after it (`backlog`, stamped dispatched; docs/engine.md "Hand-over")."""
 
     job_id: int
     marketplace: str
     slot: str
+    backlog: tuple[dispatch.TriggerRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,33 @@ def job_run(
     """Run the job. `handed`: it was handed over by the previous run in this thread, with that
     run's worker slot. `chain_until` (time.monotonic()): until then, a run that ends with the
     slot held hands the tenant's next held-back job to this thread (`RunOutcome.then`) instead
-    of publishing its trigger."""
+    of publishing its trigger. A hand-over's backlog that no run takes on is published (it goes
+    through the tenant's window like any trigger)."""
+    try:
+        outcome = _job_run(
+            job_id=job_id,
+            abandoned_attempt=abandoned_attempt,
+            abandoned_by=abandoned_by,
+            handed=handed,
+            chain_until=chain_until,
+        )
+    except BaseException:
+        if handed is not None:
+            _backlog_release(handed.backlog)
+        raise
+    if handed is not None and outcome.then is None:
+        _backlog_release(handed.backlog)
+    return outcome
+
+
+def _job_run(
+    *,
+    job_id: int,
+    abandoned_attempt: int | None,
+    abandoned_by: str | None,
+    handed: HandOver | None,
+    chain_until: float | None,
+) -> RunOutcome:
     if handed is None and abandoned_attempt is not None and abandoned_by is not None:
         put_back = _put_back_abandoned(job_id, attempt=abandoned_attempt, claimer=abandoned_by)
         if put_back is not None:
@@ -115,25 +143,26 @@ def job_run(
         if handed is not None:
             _slot_give(handed.marketplace, handed.slot)
         raise
-    if loaded is None:
-        return _handed_back(job_id, handed, DROPPED)  # no longer pending
+    if loaded is None:  # no longer pending
+        return _after_run(job_id, handed, DROPPED, chain_until)
     ctx, steps = loaded
     try:
         handler = handler_get(marketplace=ctx.job.marketplace, action=ctx.job.action_type.code)
         plan = [] if steps else plan_rows(handler.plan(ctx))
     except MarketplaceError as error:  # e.g. the product was deleted
-        return _handed_back(job_id, handed, _fail_before_start(job_id=job_id, error=error))
+        outcome = _fail_before_start(job_id=job_id, error=error)
+        return _after_run(job_id, handed, outcome, chain_until)
     now = timezone.now()
     slot = handed.slot if handed is not None else _slot_take(ctx.job, now)
     if slot is None:
         retry_at = now + timedelta(seconds=float(settings.RELIST_TENANT_SLOT_RETRY_S))
         outcome = RunOutcome(JobStatus.PENDING, retry_at=retry_at)
-    else:
-        outcome = _run_with_slot(ctx, handler, steps, plan, now=now, slot=slot)
-        if outcome.retry_at is None and chain_until is not None and time.monotonic() < chain_until:
-            return _hand_over(ctx.job, outcome, slot)
-    _top_up(ctx.job.pk, ctx.job.marketplace, outcome, slot)
-    return outcome
+        _top_up(ctx.job.pk, ctx.job.marketplace, outcome, slot)
+        return outcome
+    outcome = _run_with_slot(ctx, handler, steps, plan, now=now, slot=slot)
+    if handed is None:
+        handed = HandOver(job_id=job_id, marketplace=ctx.job.marketplace, slot=slot)
+    return _after_run(job_id, handed, outcome, chain_until)
 
 
 def _run_with_slot(
@@ -160,10 +189,18 @@ def _run_with_slot(
         ratelimit.token_prepaid_clear()
 
 
-def _handed_back(job_id: int, handed: HandOver | None, outcome: RunOutcome) -> RunOutcome:
-    """A handed-over job that did not run: its window place and the slot go back."""
-    if handed is not None:
-        _top_up(job_id, handed.marketplace, outcome, handed.slot)
+def _after_run(
+    job_id: int, held: HandOver | None, outcome: RunOutcome, chain_until: float | None
+) -> RunOutcome:
+    """The run of `job_id` is over, with `held`'s slot (None: the run took none). Until the
+    chain's deadline, and when the job is not to come back later, the tenant's next job is
+    handed to this thread; otherwise the trigger leaves the window (or stays, to come back),
+    the slot is given back and the tenant's held-back jobs are published."""
+    if held is None:  # not run (no longer pending, or failed before the start): no slot
+        return outcome
+    if outcome.retry_at is None and chain_until is not None and time.monotonic() < chain_until:
+        return _hand_over(job_id, held, outcome)
+    _top_up(job_id, held.marketplace, outcome, held.slot)
     return outcome
 
 
@@ -201,25 +238,51 @@ def _top_up(job_id: int, marketplace: str, outcome: RunOutcome, slot: str | None
         logger.warning("job.top_up_failed", extra={"job": job_id}, exc_info=True)
 
 
-def _hand_over(job: MarketplaceJob, outcome: RunOutcome, slot: str) -> RunOutcome:
+def _hand_over(job_id: int, held: HandOver, outcome: RunOutcome) -> RunOutcome:
     """The run ended (not to come back later) with the tenant's slot held: the tenant's next
     held-back job, if any, is handed to this thread with the slot, instead of its trigger
     going through the broker to whichever thread is free. That saves the message (publish,
     delivery, ack) and the slot's give and take, and no thread idles between the two jobs.
-    The caller bounds the chain (RELIST_ENGINE_HAND_OVER_S), so other tenants' triggers are
-    not kept waiting. Otherwise as `_top_up`."""
+    The next job comes from the backlog the thread took with an earlier hand-over (one Redis
+    round trip: the window entry passes from job to job) or, when that is empty, from
+    PostgreSQL (`dispatch.jobs_hand_over`, which refills the backlog). The caller bounds the
+    chain (RELIST_ENGINE_HAND_OVER_S), so other tenants' triggers are not kept waiting."""
     try:
-        following = dispatch.jobs_hand_over(
-            job_id=job.pk, marketplace=job.marketplace, slot_holder=slot
-        )
+        if held.backlog:
+            following, *rest = held.backlog
+            dispatch.jobs_pass_on(
+                job_id=job_id, following=following, slot_holder=held.slot, backlog=len(rest)
+            )
+            backlog = tuple(rest)
+        else:
+            taken = dispatch.jobs_hand_over(
+                job_id=job_id, marketplace=held.marketplace, slot_holder=held.slot
+            )
+            if taken is None:
+                return outcome
+            following, *rest = taken
+            backlog = tuple(rest)
     except RedisError:
-        logger.warning("job.top_up_failed", extra={"job": job.pk}, exc_info=True)
-        return outcome
-    if following is None:
+        logger.warning("job.top_up_failed", extra={"job": job_id}, exc_info=True)
         return outcome
     return RunOutcome(
-        outcome.status, then=HandOver(job_id=following, marketplace=job.marketplace, slot=slot)
+        outcome.status,
+        then=HandOver(
+            job_id=following.pk, marketplace=held.marketplace, slot=held.slot, backlog=backlog
+        ),
     )
+
+
+def _backlog_release(backlog: tuple[dispatch.TriggerRow, ...]) -> None:
+    """Jobs a hand-over took that this thread will not run: their triggers go out through the
+    tenant's window (what does not fit is held back and topped up later; a failure here is
+    left to the sweep, which re-sends lost triggers)."""
+    if not backlog:
+        return
+    try:
+        dispatch.jobs_backlog_release(backlog)
+    except RedisError:
+        logger.warning("job.backlog_not_released", extra={"jobs": len(backlog)}, exc_info=True)
 
 
 def _slot_give(marketplace: str, holder: str) -> None:

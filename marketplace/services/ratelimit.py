@@ -351,13 +351,15 @@ def trigger_window_leave(
     job_id: int,
     slot_holder: str | None = None,
     slot_renew: str | None = None,
-) -> tuple[list[int], str | None]:
+) -> tuple[list[int], str | None, list[int]]:
     """The job's trigger is spent: leave the window (and give back the run's worker slot,
     `slot_holder`, or renew its expiry for the job handed over next, `slot_renew`, in the same
-    round trip). Returns the ids still in the window and the "held back" mark (None: nothing
-    of the tenant's is held back). The mark stays set: the caller clears it with
-    `trigger_window_clear_held` once it found fewer held-back jobs than free places."""
+    round trip). Returns the ids still in the window, the "held back" mark (None: nothing of
+    the tenant's is held back) and the ids in hand-over backlogs (`trigger_window_take`). The
+    mark stays set: the caller clears it with `trigger_window_clear_held` once it found fewer
+    held-back jobs than free places."""
     window, held = _window_keys(tenant, marketplace)
+    taken = _taken_key(tenant, marketplace)
     pipe = redis_client().pipeline()
     slots = tenant_slot_key(tenant=tenant, marketplace=marketplace)
     if slot_holder is not None:
@@ -369,8 +371,68 @@ def trigger_window_leave(
     pipe.zrem(window, job_id)
     pipe.zrange(window, 0, -1)
     pipe.get(held)
-    *_, members, mark = pipe.execute()
-    return [int(member) for member in members], None if mark is None else mark.decode()
+    pipe.zrangebyscore(taken, int(time.time() * 1000), "+inf")
+    *_, members, mark, in_backlogs = pipe.execute()
+    return (
+        [int(member) for member in members],
+        None if mark is None else mark.decode(),
+        [int(member) for member in in_backlogs],
+    )
+
+
+def _taken_key(tenant: str, marketplace: str) -> str:
+    return f"relist:window:{tenant}:{marketplace}:taken"
+
+
+def trigger_window_take(
+    *, tenant: str, marketplace: str, job_ids: list[int], lost_after_s: float
+) -> None:
+    """Jobs a hand-over took into a thread's backlog: other top-ups leave them out (they read
+    the set with their window leave) until they are passed on into the window, released, or
+    lapse after `lost_after_s` (the thread died: the sweep re-sends them)."""
+    if not job_ids:
+        return
+    taken = _taken_key(tenant, marketplace)
+    now_ms = int(time.time() * 1000)
+    until_ms = now_ms + int(lost_after_s * 1000)
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.zremrangebyscore(taken, "-inf", now_ms)
+    pipe.zadd(taken, dict.fromkeys(map(str, job_ids), until_ms))
+    pipe.pexpireat(taken, until_ms)
+    pipe.execute()
+
+
+def trigger_window_untake(*, tenant: str, marketplace: str, job_ids: list[int]) -> None:
+    """A hand-over's backlog is released: its jobs are anybody's again."""
+    if job_ids:
+        redis_client().zrem(_taken_key(tenant, marketplace), *map(str, job_ids))
+
+
+def trigger_window_pass_on(
+    *,
+    tenant: str,
+    marketplace: str,
+    job_id: int,
+    following: int,
+    lost_after_s: float,
+    slot_renew: str,
+) -> None:
+    """The job's place in the window passes to `following`, which the same thread runs next
+    (a hand-over from its backlog): the window's count is unchanged. The worker slot's expiry
+    is renewed in the same round trip."""
+    window, _ = _window_keys(tenant, marketplace)
+    slots = tenant_slot_key(tenant=tenant, marketplace=marketplace)
+    now = time.time()
+    until_ms = int((now + lost_after_s) * 1000)
+    expiry_ms = int((now + settings.CELERY_TASK_TIME_LIMIT) * 1000)
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.zrem(window, job_id)
+    pipe.zadd(window, {str(following): until_ms})
+    pipe.pexpireat(window, until_ms)
+    pipe.zrem(_taken_key(tenant, marketplace), str(following))
+    pipe.zadd(slots, {slot_renew: expiry_ms}, xx=True)
+    pipe.pexpireat(slots, expiry_ms)
+    pipe.execute()
 
 
 # KEYS[1] the "held back" flag; ARGV[1] the mark read. Deleted only if nobody held back more

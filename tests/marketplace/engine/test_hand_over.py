@@ -16,7 +16,8 @@ from marketplace.engine import runner
 from marketplace.handlers.base import JobContext, StepInput, StepPlan
 from marketplace.models import MarketplaceJob
 from marketplace.services import ratelimit
-from marketplace.states import JobStatus
+from marketplace.services.jobs import job_cancel
+from marketplace.states import EventActor, JobStatus
 from tests.factories.marketplace import make_job
 
 
@@ -49,12 +50,12 @@ def window_of_one(live_tenant, no_broker, monkeypatch, settings):
     settings.RELIST_TENANT_SLOTS_PER_MARKETPLACE = 1
     tenant = live_tenant.schema_name
     client = ratelimit.redis_client()
-    client.delete(*ratelimit._window_keys(tenant, "ebay"))
+    client.delete(*ratelimit._window_keys(tenant, "ebay"), ratelimit._taken_key(tenant, "ebay"))
     client.delete(ratelimit.tenant_slot_key(tenant=tenant, marketplace="ebay"))
     QuickHandler.errors, QuickHandler.ran = {}, []
     monkeypatch.setattr(runner, "handler_get", lambda **_: QuickHandler())
     yield no_broker
-    client.delete(*ratelimit._window_keys(tenant, "ebay"))
+    client.delete(*ratelimit._window_keys(tenant, "ebay"), ratelimit._taken_key(tenant, "ebay"))
     client.delete(ratelimit.tenant_slot_key(tenant=tenant, marketplace="ebay"))
 
 
@@ -177,4 +178,84 @@ def test_a_database_error_before_a_handed_over_claim_retries_that_job(
     # then the second job's trigger is retried (not the first's), and the slot is free
     assert retried == [(jobs[1].pk,)]
     assert _statuses(jobs) == [JobStatus.COMPLETED, JobStatus.PENDING]
+    assert _held(live_tenant.schema_name) == 0
+
+
+def test_a_backlog_left_at_the_deadline_goes_out_through_the_window(window_of_one, live_tenant):
+    # given four jobs; the first run takes the next three (one to run, two in its backlog)
+    jobs = [make_job() for _ in range(4)]
+    first = runner.job_run(job_id=jobs[0].pk, chain_until=time.monotonic() + 60)
+    assert first.then is not None
+    assert (first.then.job_id, [row.pk for row in first.then.backlog]) == (
+        jobs[1].pk,
+        [jobs[2].pk, jobs[3].pk],
+    )
+
+    # when the second runs after the chain's deadline
+    second = runner.job_run(job_id=jobs[1].pk, handed=first.then, chain_until=0)
+
+    # then nothing more is handed over: the backlog's oldest is published into the window,
+    # the other held back for a later top-up, and the slot is free
+    assert second.then is None
+    assert window_of_one[-1] == ("marketplace.run_job", (jobs[2].pk,))
+    assert _window(live_tenant.schema_name) == [str(jobs[2].pk).encode()]
+    assert _statuses(jobs) == [JobStatus.COMPLETED] * 2 + [JobStatus.PENDING] * 2
+    assert _held(live_tenant.schema_name) == 0
+
+    # and the next run of the tenant's job tops up the one held back
+    _run_message(jobs[2].pk, live_tenant.schema_name)
+    assert _statuses(jobs) == [JobStatus.COMPLETED] * 4
+
+
+def test_a_job_cancelled_in_the_backlog_is_skipped_and_the_chain_goes_on(
+    window_of_one, live_tenant
+):
+    # given three jobs, the third cancelled once the first run took it into its backlog
+    jobs = [make_job() for _ in range(3)]
+    first = runner.job_run(job_id=jobs[0].pk, chain_until=time.monotonic() + 60)
+    assert first.then is not None
+    assert [row.pk for row in first.then.backlog] == [jobs[2].pk]
+    job_cancel(job_id=jobs[2].pk, actor=EventActor.USER)
+
+    # when the chain goes on
+    second = runner.job_run(job_id=jobs[1].pk, handed=first.then, chain_until=time.monotonic() + 60)
+    assert second.then is not None
+    third = runner.job_run(job_id=jobs[2].pk, handed=second.then, chain_until=time.monotonic() + 60)
+
+    # then the cancelled job was not run, and the chain ended with everything given back
+    assert third.status == "dropped"
+    assert third.then is None
+    assert QuickHandler.ran == [jobs[0].pk, jobs[1].pk]
+    assert _statuses(jobs) == [JobStatus.COMPLETED, JobStatus.COMPLETED, JobStatus.CANCELLED]
+    assert _held(live_tenant.schema_name) == 0
+    assert _window(live_tenant.schema_name) == []
+
+
+def test_another_threads_hand_over_leaves_a_backlog_alone(window_of_one, live_tenant, settings):
+    # given a window of two and six jobs: two triggers sent; the first run takes the next job
+    # and the three after it into its backlog
+    settings.RELIST_TENANT_TRIGGER_WINDOW = settings.RELIST_TENANT_SLOTS_PER_MARKETPLACE = 2
+    jobs = [make_job() for _ in range(6)]
+    assert window_of_one == [("marketplace.run_job", (job.pk,)) for job in jobs[:2]]
+    first = runner.job_run(job_id=jobs[0].pk, chain_until=time.monotonic() + 60)
+    assert first.then is not None
+    assert first.then.job_id == jobs[2].pk
+    assert [row.pk for row in first.then.backlog] == [job.pk for job in jobs[3:]]
+
+    # when the second trigger's run ends on another thread
+    second = runner.job_run(job_id=jobs[1].pk, chain_until=time.monotonic() + 60)
+
+    # then it takes nothing: every other job is in the first thread's hands
+    assert second.then is None
+    assert QuickHandler.ran == [jobs[0].pk, jobs[1].pk]
+    assert len(window_of_one) == 2
+
+    # and the first thread's chain runs them all, each once
+    outcome = first
+    while outcome.then is not None:
+        outcome = runner.job_run(
+            job_id=outcome.then.job_id, handed=outcome.then, chain_until=time.monotonic() + 60
+        )
+    assert QuickHandler.ran == [job.pk for job in jobs]
+    assert _statuses(jobs) == [JobStatus.COMPLETED] * 6
     assert _held(live_tenant.schema_name) == 0

@@ -159,7 +159,7 @@ def test_the_held_mark_is_cleared_only_if_nobody_held_back_since(settings):
     assert admitted == {1}
 
     # when job 1's run ends: the mark says something is held back
-    members, mark = ratelimit.trigger_window_leave(tenant=tenant, marketplace="ebay", job_id=1)
+    members, mark, _ = ratelimit.trigger_window_leave(tenant=tenant, marketplace="ebay", job_id=1)
     assert members == []
     assert mark is not None
 
@@ -170,7 +170,7 @@ def test_the_held_mark_is_cleared_only_if_nobody_held_back_since(settings):
     ratelimit.trigger_window_clear_held(tenant=tenant, marketplace="ebay", mark=mark)
 
     # then the newer hold survives; clearing with the current mark removes it
-    _, newer = ratelimit.trigger_window_leave(tenant=tenant, marketplace="ebay", job_id=3)
+    _, newer, _ = ratelimit.trigger_window_leave(tenant=tenant, marketplace="ebay", job_id=3)
     assert newer is not None
     assert newer != mark
     ratelimit.trigger_window_clear_held(tenant=tenant, marketplace="ebay", mark=newer)
