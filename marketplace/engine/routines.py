@@ -21,12 +21,14 @@ can call a definition it was not written for. `ensure()` creates what is missing
 import hashlib
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, connections, transaction
 
 from marketplace.engine import sql
+from marketplace.states import JobStatus
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
@@ -40,16 +42,25 @@ class Routine:
     statement: str
     params: tuple[tuple[str, str], ...]
     returns: tuple[tuple[str, str], ...]
+    # Placeholders written into the definition as literals: what is the same on every call
+    # (the statuses and counter deltas the declared transitions give), so it is neither sent
+    # nor converted per call, and the planner sees the values (partial indexes).
+    constants: Mapping[str, object] = field(default_factory=dict)
     name: str = field(init=False)
     definition: str = field(init=False)
     call: str = field(init=False)
 
     def __post_init__(self) -> None:
-        declared = {name for name, _ in self.params}
+        declared = {name for name, _ in self.params} | set(self.constants)
         used = set(_PLACEHOLDER.findall(self.statement))
-        if used != declared:
+        if used != declared or len(declared) != len(self.params) + len(self.constants):
             raise ValueError(f"{self.label}: parameters {sorted(used ^ declared)} not matched")
-        body = _PLACEHOLDER.sub(lambda m: f"p_{m[1]}", self.statement).strip()
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match[1]
+            return _literal(self.constants[name]) if name in self.constants else f"p_{name}"
+
+        body = _PLACEHOLDER.sub(substitute, self.statement).strip()
         args = ", ".join(f"p_{name} {type_}" for name, type_ in self.params)
         columns = ", ".join(f"r_{name} {type_}" for name, type_ in self.returns)
         tail = (
@@ -69,12 +80,30 @@ class Routine:
         return re.search(r"\b(UPDATE|INSERT|DELETE)\b", self.statement) is not None
 
 
+def _literal(value: object) -> str:
+    """A constant as SQL: strings, lists of strings, integers, booleans and None."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return "ARRAY[" + ", ".join(_literal(item) for item in value) + "]::text[]"
+    raise TypeError(f"no SQL literal for {value!r}")
+
+
 _TS = "timestamptz"
+_PENDING = {"pending": JobStatus.PENDING.value}
+_RUNNING = {"running": JobStatus.RUNNING.value}
 
 LOAD = Routine(
     "load",
     sql.LOAD,
-    params=(("job", "bigint"), ("pending", "text")),
+    params=(("job", "bigint"),),
+    constants=_PENDING,
     returns=(
         ("job", "json"),
         ("action", "json"),
@@ -92,14 +121,12 @@ CLAIM = Routine(
     params=(
         ("job", "bigint"),
         ("now", _TS),
-        ("sources", "text[]"),
-        ("from", "text"),
-        ("to", "text"),
         ("claimer", "text"),
         ("plan", "jsonb"),
         ("first_position", "integer"),
         ("first_step", "bigint"),
     ),
+    constants=sql.claim_params(),
     returns=(("attempts", "smallint"), ("started_at", _TS), ("new_steps", "bigint[]")),
 )
 BOUNDARY = Routine(
@@ -108,17 +135,18 @@ BOUNDARY = Routine(
     params=(
         ("job", "bigint"),
         ("now", _TS),
-        ("running", "text"),
         ("done", "bigint"),
         ("result", "jsonb"),
         ("next", "bigint"),
     ),
+    constants=_RUNNING,
     returns=(("cancel", "boolean"), ("pause", "boolean"), ("attempts", "smallint")),
 )
 HEARTBEAT = Routine(
     "heartbeat",
     sql.HEARTBEAT,
-    params=(("job", "bigint"), ("now", _TS), ("running", "text")),
+    params=(("job", "bigint"), ("now", _TS)),
+    constants=_RUNNING,
     returns=(("cancel", "boolean"), ("pause", "boolean")),
 )
 COMPLETE = Routine(
@@ -127,9 +155,6 @@ COMPLETE = Routine(
     params=(
         ("job", "bigint"),
         ("now", _TS),
-        ("sources", "text[]"),
-        ("from", "text"),
-        ("to", "text"),
         ("result_data", "jsonb"),
         ("done", "bigint"),
         ("result", "jsonb"),
@@ -139,12 +164,8 @@ COMPLETE = Routine(
         ("external_id", "text"),
         ("url", "text"),
         ("listing_data", "jsonb"),
-        ("d_completed_count", "integer"),
-        ("d_failed_count", "integer"),
-        ("d_cancelled_count", "integer"),
-        ("d_expired_count", "integer"),
-        ("started", "boolean"),
     ),
+    constants=sql.complete_params(),
     returns=(("job", "bigint"),),
 )
 TOP_UP = Routine(

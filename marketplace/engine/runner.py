@@ -31,7 +31,7 @@ from core.errors import (
     TransientMarketplaceError,
 )
 from marketplace.catalogue.models import MarketplaceActionType
-from marketplace.engine import dispatch, lifecycle, liveness, routines, sql
+from marketplace.engine import dispatch, lifecycle, liveness, routines
 from marketplace.engine.steps import plan_rows, step_fail, step_unstart
 from marketplace.handlers.base import Handler, JobContext, StepInput
 from marketplace.handlers.registry import handler_get
@@ -391,7 +391,7 @@ def _mappings_for(schema: str, fingerprint: str) -> Mappings:
 
 def _load(job_id: int) -> tuple[JobContext, list[Step]] | None:
     with connection.cursor() as cursor:
-        routines.execute(cursor, routines.LOAD, {"job": job_id, "pending": JobStatus.PENDING.value})
+        routines.execute(cursor, routines.LOAD, {"job": job_id})
         row = cursor.fetchone()
     if row is None:
         return None
@@ -437,7 +437,6 @@ def _claim(ctx: JobContext, steps: list[Step], plan: list[dict[str, Any]], now: 
     context's job is the running row and `steps` holds the plan."""
     first = _next_step(steps)
     params = {
-        **sql.claim_params(),
         "job": ctx.job.pk,
         "now": now,
         "plan": json.dumps(plan),
@@ -522,7 +521,7 @@ def _heartbeat_writer(job_id: int) -> Any:
         if time.monotonic() - last[0] < float(settings.RELIST_HEARTBEAT_EVERY_S):
             return True
         last[0] = time.monotonic()
-        params = {"job": job_id, "now": timezone.now(), "running": JobStatus.RUNNING.value}
+        params = {"job": job_id, "now": timezone.now()}
         with connection.cursor() as cursor:
             routines.execute(cursor, routines.HEARTBEAT, params)
             return cursor.fetchone() is not None
@@ -587,7 +586,6 @@ def _boundary(job: MarketplaceJob, *, done: Step, following: Step) -> RunOutcome
     params = {
         "job": job.pk,
         "now": now,
-        "running": JobStatus.RUNNING.value,
         "done": done.pk,
         "result": json.dumps(done.result),
         "next": following.pk,
@@ -652,7 +650,6 @@ def _complete_statement(
     """sql.complete(); _NotRunning when the job is no longer running here."""
     change = ctx.listing_change
     params = {
-        **sql.complete_params(),
         "job": ctx.job.pk,
         "now": now,
         "result_data": json.dumps(job_result),

@@ -408,6 +408,36 @@ def trigger_window_untake(*, tenant: str, marketplace: str, job_ids: list[int]) 
         redis_client().zrem(_taken_key(tenant, marketplace), *map(str, job_ids))
 
 
+# A hand-over from a thread's backlog (trigger_window_pass_on). KEYS: window, taken, slots and,
+# for a marketplace with a per-second budget only, its token bucket; ARGV: the finished job,
+# the next, the window entry's lapse (ms), the slot holder, its expiry (ms) and, with the
+# bucket, rate/s, burst, now (s). Returns 2 when a token for the next job's first call was
+# taken (as _SLOT_TAKE does), 1 otherwise.
+_PASS_ON = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[4])
+redis.call('PEXPIREAT', KEYS[3], ARGV[5])
+if #KEYS < 4 then return 1 end
+local rate, burst, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+if tokens < 1 then return 1 end
+redis.call('HSET', KEYS[4], 'tokens', tokens - 1, 'ts', now)
+redis.call('EXPIRE', KEYS[4], math.ceil(burst / rate) + 60)
+return 2
+"""
+
+
+@cache
+def _pass_on_script() -> Any:
+    return redis_client().register_script(_PASS_ON)
+
+
 def trigger_window_pass_on(
     *,
     tenant: str,
@@ -418,21 +448,29 @@ def trigger_window_pass_on(
     slot_renew: str,
 ) -> None:
     """The job's place in the window passes to `following`, which the same thread runs next
-    (a hand-over from its backlog): the window's count is unchanged. The worker slot's expiry
-    is renewed in the same round trip."""
+    (a hand-over from its backlog): the window's count is unchanged. In the same round trip
+    the worker slot's expiry is renewed and, as `tenant_slot_take` does, a token for the next
+    job's first call is taken when the bucket has one (a prepaid token for this thread)."""
     window, _ = _window_keys(tenant, marketplace)
-    slots = tenant_slot_key(tenant=tenant, marketplace=marketplace)
     now = time.time()
-    until_ms = int((now + lost_after_s) * 1000)
-    expiry_ms = int((now + settings.CELERY_TASK_TIME_LIMIT) * 1000)
-    pipe = redis_client().pipeline(transaction=False)
-    pipe.zrem(window, job_id)
-    pipe.zadd(window, {str(following): until_ms})
-    pipe.pexpireat(window, until_ms)
-    pipe.zrem(_taken_key(tenant, marketplace), str(following))
-    pipe.zadd(slots, {slot_renew: expiry_ms}, xx=True)
-    pipe.pexpireat(slots, expiry_ms)
-    pipe.execute()
+    keys = [
+        window,
+        _taken_key(tenant, marketplace),
+        tenant_slot_key(tenant=tenant, marketplace=marketplace),
+    ]
+    args: list[Any] = [
+        job_id,
+        following,
+        int((now + lost_after_s) * 1000),
+        slot_renew,
+        int((now + settings.CELERY_TASK_TIME_LIMIT) * 1000),
+    ]
+    limits = settings.MARKETPLACE_RATE_LIMITS.get(marketplace)
+    if limits is not None and limits.get("per_day") is None:
+        keys.append(bucket_key(tenant=tenant, marketplace=marketplace))
+        args += [limits["per_second"], limits["burst"], now]
+    taken = int(_pass_on_script()(keys=keys, args=args))
+    _prepaid.key = keys[3] if taken == 2 else None
 
 
 # KEYS[1] the "held back" flag; ARGV[1] the mark read. Deleted only if nobody held back more

@@ -30,6 +30,7 @@ def test_a_function_is_named_after_its_definition():
         sql.claim().replace("attempts = attempts + 1", "attempts = attempts + 2", 1),
         params=routines.CLAIM.params,
         returns=routines.CLAIM.returns,
+        constants=routines.CLAIM.constants,
     )
 
     # then they are two functions: code that calls one never runs the other's definition
@@ -46,6 +47,17 @@ def test_the_function_body_is_the_statement_with_its_parameters():
     assert "p_job" in routines.BOUNDARY.definition
     assert "p_next" in routines.BOUNDARY.definition
     assert routines.BOUNDARY.call.count("%(") == len(routines.BOUNDARY.params)
+
+
+def test_the_declared_transitions_are_written_into_the_definitions():
+    # then the claim's and completion's statuses and counter deltas are literals of the
+    # functions, taken from the state machine (sql.claim_params / complete_params), not sent
+    assert "ARRAY['pending']::text[]" in routines.CLAIM.definition
+    assert "status = 'running'" in routines.CLAIM.definition
+    assert "status = 'completed'" in routines.COMPLETE.definition
+    assert "(b.completed_count + 1)" in routines.COMPLETE.definition
+    assert "%(to)s" not in routines.COMPLETE.call
+    assert "%(sources)s" not in routines.CLAIM.call
 
 
 def test_a_parameter_missing_from_the_declaration_is_refused_at_import():
