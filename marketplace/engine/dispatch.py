@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any, ClassVar, Protocol
 
 from celery.utils import uuid
@@ -29,6 +29,7 @@ from tenant_schemas_celery.task import headers_with_schema
 
 from config.celery import app
 from core.queues import HIGH_PRIORITY_MAX, broker_lists, queue_for_job
+from core.redis_clients import redis_from_url
 from marketplace.engine import routines
 from marketplace.models import MarketplaceJob
 from marketplace.services import ratelimit
@@ -242,6 +243,15 @@ def jobs_hand_over(*, job_id: int, marketplace: str, slot_holder: str) -> list[T
     members, mark, taken = ratelimit.trigger_window_leave(
         tenant=tenant, marketplace=marketplace, job_id=job_id, slot_renew=slot_holder
     )
+    if others_waiting(marketplace=marketplace, window_members=len(members)):
+        # Other tenants' triggers wait for a thread: back to the queue, as without hand-over.
+        ratelimit.tenant_slot_give(tenant=tenant, marketplace=marketplace, holder=slot_holder)
+        _publish_later(
+            _held_back_due(
+                marketplace=marketplace, job_id=job_id, members=members, mark=mark, taken=taken
+            )
+        )
+        return None
     now = timezone.now()
     free = ratelimit.trigger_window(marketplace) - len(members)
     due = _held_back_due(
@@ -282,17 +292,68 @@ def jobs_backlog_release(backlog: Sequence[TriggerRow]) -> None:
     jobs_enqueue(backlog, resend=False)
 
 
-def jobs_pass_on(*, job_id: int, following: TriggerRow, slot_holder: str, backlog: int) -> None:
+def jobs_pass_on(*, job_id: int, following: TriggerRow, slot_holder: str) -> bool:
     """The thread's next job comes from its backlog: the finished job's window place passes to
-    it and the worker slot's expiry is renewed, in one round trip."""
-    ratelimit.trigger_window_pass_on(
-        tenant=connection.schema_name,
+    it and the worker slot's expiry is renewed, in one round trip. False when other tenants'
+    triggers wait for a thread: then `following` is published instead (its window place is
+    already its own) and the slot given back; the caller releases the rest of its backlog."""
+    tenant = connection.schema_name
+    members = ratelimit.trigger_window_pass_on(
+        tenant=tenant,
         marketplace=following.marketplace,
         job_id=job_id,
         following=following.pk,
         lost_after_s=_window_lost_after_s(),
         slot_renew=slot_holder,
     )
+    # The window's count includes `following`, which this thread would run.
+    if not others_waiting(marketplace=following.marketplace, window_members=members - 1):
+        return True
+    ratelimit.token_prepaid_clear()
+    ratelimit.tenant_slot_give(tenant=tenant, marketplace=following.marketplace, holder=slot_holder)
+    _publish([following], now=timezone.now())
+    return False
+
+
+def others_waiting(*, marketplace: str, window_members: int) -> bool:
+    """Whether triggers of other tenants wait in the marketplace's queues (both bands): more
+    messages wait than this tenant can have there, its window's other members. Then a
+    hand-over stops and the thread goes back to the queue, so a chain never keeps another
+    tenant waiting (the fairness of issue 11); a tenant alone keeps its chain. One round trip
+    to the broker (LLEN of every priority list)."""
+    names = _band_lists(marketplace)
+    if not names:
+        return False
+    pipe = _broker_client().pipeline(transaction=False)
+    for name in names:
+        pipe.llen(name)
+    return sum(int(n) for n in pipe.execute()) > window_members
+
+
+@cache
+def _broker_client() -> Any:
+    return redis_from_url(settings.CELERY_BROKER_URL)
+
+
+_band_lists_cache: dict[str, list[str]] = {}
+
+
+def _band_lists(marketplace: str) -> list[str]:
+    """The broker's lists of the marketplace's two bands (none unless the broker is Redis)."""
+    names = _band_lists_cache.get(marketplace)
+    if names is None:
+        if not str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://")):
+            names = []
+        else:
+            bands = (
+                job_route(marketplace=marketplace, priority=1),
+                job_route(marketplace=marketplace, priority=HIGH_PRIORITY_MAX + 1),
+            )
+            with app.connection_for_write() as conn:
+                channel = conn.default_channel
+                names = [name for band in bands for name in broker_lists(channel, band)]
+        _band_lists_cache[marketplace] = names
+    return names
 
 
 def _row(job: Trigger) -> TriggerRow:

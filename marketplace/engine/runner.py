@@ -120,8 +120,6 @@ def job_run(
         if handed is not None:
             _backlog_release(handed.backlog)
         raise
-    if handed is not None and outcome.then is None:
-        _backlog_release(handed.backlog)
     return outcome
 
 
@@ -201,6 +199,7 @@ def _after_run(
     if outcome.retry_at is None and chain_until is not None and time.monotonic() < chain_until:
         return _hand_over(job_id, held, outcome)
     _top_up(job_id, held.marketplace, outcome, held.slot)
+    _backlog_release(held.backlog)
     return outcome
 
 
@@ -250,9 +249,11 @@ def _hand_over(job_id: int, held: HandOver, outcome: RunOutcome) -> RunOutcome:
     try:
         if held.backlog:
             following, *rest = held.backlog
-            dispatch.jobs_pass_on(
-                job_id=job_id, following=following, slot_holder=held.slot, backlog=len(rest)
-            )
+            if not dispatch.jobs_pass_on(
+                job_id=job_id, following=following, slot_holder=held.slot
+            ):  # other tenants wait: `following` was published, the rest goes out too
+                _backlog_release(tuple(rest))
+                return outcome
             backlog = tuple(rest)
         else:
             taken = dispatch.jobs_hand_over(
@@ -264,6 +265,7 @@ def _hand_over(job_id: int, held: HandOver, outcome: RunOutcome) -> RunOutcome:
             backlog = tuple(rest)
     except RedisError:
         logger.warning("job.top_up_failed", extra={"job": job_id}, exc_info=True)
+        _backlog_release(held.backlog)
         return outcome
     return RunOutcome(
         outcome.status,

@@ -411,8 +411,8 @@ def trigger_window_untake(*, tenant: str, marketplace: str, job_ids: list[int]) 
 # A hand-over from a thread's backlog (trigger_window_pass_on). KEYS: window, taken, slots and,
 # for a marketplace with a per-second budget only, its token bucket; ARGV: the finished job,
 # the next, the window entry's lapse (ms), the slot holder, its expiry (ms) and, with the
-# bucket, rate/s, burst, now (s). Returns 2 when a token for the next job's first call was
-# taken (as _SLOT_TAKE does), 1 otherwise.
+# bucket, rate/s, burst, now (s). Returns {2 when a token for the next job's first call was
+# taken (as _SLOT_TAKE does) else 1, the window's count}.
 _PASS_ON = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
@@ -420,16 +420,17 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[4])
 redis.call('PEXPIREAT', KEYS[3], ARGV[5])
-if #KEYS < 4 then return 1 end
+local members = redis.call('ZCARD', KEYS[1])
+if #KEYS < 4 then return {1, members} end
 local rate, burst, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts')
 local tokens = tonumber(state[1]) or burst
 local ts = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
-if tokens < 1 then return 1 end
+if tokens < 1 then return {1, members} end
 redis.call('HSET', KEYS[4], 'tokens', tokens - 1, 'ts', now)
 redis.call('EXPIRE', KEYS[4], math.ceil(burst / rate) + 60)
-return 2
+return {2, members}
 """
 
 
@@ -446,11 +447,12 @@ def trigger_window_pass_on(
     following: int,
     lost_after_s: float,
     slot_renew: str,
-) -> None:
+) -> int:
     """The job's place in the window passes to `following`, which the same thread runs next
     (a hand-over from its backlog): the window's count is unchanged. In the same round trip
     the worker slot's expiry is renewed and, as `tenant_slot_take` does, a token for the next
-    job's first call is taken when the bucket has one (a prepaid token for this thread)."""
+    job's first call is taken when the bucket has one (a prepaid token for this thread).
+    Returns the window's count."""
     window, _ = _window_keys(tenant, marketplace)
     now = time.time()
     keys = [
@@ -469,8 +471,9 @@ def trigger_window_pass_on(
     if limits is not None and limits.get("per_day") is None:
         keys.append(bucket_key(tenant=tenant, marketplace=marketplace))
         args += [limits["per_second"], limits["burst"], now]
-    taken = int(_pass_on_script()(keys=keys, args=args))
-    _prepaid.key = keys[3] if taken == 2 else None
+    taken, members = _pass_on_script()(keys=keys, args=args)
+    _prepaid.key = keys[3] if int(taken) == 2 else None
+    return int(members)
 
 
 # KEYS[1] the "held back" flag; ARGV[1] the mark read. Deleted only if nobody held back more

@@ -12,7 +12,7 @@ from django.db import OperationalError
 
 from core.errors import TransientMarketplaceError
 from marketplace import tasks
-from marketplace.engine import runner
+from marketplace.engine import dispatch, runner
 from marketplace.handlers.base import JobContext, StepInput, StepPlan
 from marketplace.models import MarketplaceJob
 from marketplace.services import ratelimit
@@ -54,7 +54,11 @@ def window_of_one(live_tenant, no_broker, monkeypatch, settings):
     client.delete(ratelimit.tenant_slot_key(tenant=tenant, marketplace="ebay"))
     QuickHandler.errors, QuickHandler.ran = {}, []
     monkeypatch.setattr(runner, "handler_get", lambda **_: QuickHandler())
+    broker = dispatch._broker_client()
+    queues = dispatch._band_lists("ebay")
+    broker.delete(*queues)  # what earlier tests left on the broker is nobody's here
     yield no_broker
+    broker.delete(*queues)
     client.delete(*ratelimit._window_keys(tenant, "ebay"), ratelimit._taken_key(tenant, "ebay"))
     client.delete(ratelimit.tenant_slot_key(tenant=tenant, marketplace="ebay"))
 
@@ -259,3 +263,45 @@ def test_another_threads_hand_over_leaves_a_backlog_alone(window_of_one, live_te
     assert QuickHandler.ran == [job.pk for job in jobs]
     assert _statuses(jobs) == [JobStatus.COMPLETED] * 6
     assert _held(live_tenant.schema_name) == 0
+
+
+def _others_queued(count: int) -> None:
+    """`count` messages of other tenants waiting in the eBay queue."""
+    dispatch._broker_client().lpush(dispatch._band_lists("ebay")[0], *["other"] * count)
+
+
+def test_a_chain_gives_way_when_other_tenants_triggers_wait(window_of_one, live_tenant):
+    # given three jobs of a tenant whose window holds one trigger, and two triggers of other
+    # tenants waiting for a thread
+    jobs = [make_job() for _ in range(3)]
+    _others_queued(2)
+
+    # when the first message runs
+    outcome = runner.job_run(job_id=jobs[0].pk, chain_until=time.monotonic() + 60)
+
+    # then nothing is handed over: the next job's trigger joins the queue behind the others
+    assert outcome.then is None
+    assert QuickHandler.ran == [jobs[0].pk]
+    assert window_of_one[-1] == ("marketplace.run_job", (jobs[1].pk,))
+    assert _held(live_tenant.schema_name) == 0
+
+
+def test_a_backlog_chain_gives_way_too_and_publishes_what_it_held(window_of_one, live_tenant):
+    # given a chain holding the tenant's next job and one more in its backlog
+    jobs = [make_job() for _ in range(3)]
+    first = runner.job_run(job_id=jobs[0].pk, chain_until=time.monotonic() + 60)
+    assert first.then is not None
+    assert [row.pk for row in first.then.backlog] == [jobs[2].pk]
+
+    # when other tenants' triggers start waiting while it runs the second
+    _others_queued(3)
+    second = runner.job_run(job_id=jobs[1].pk, handed=first.then, chain_until=time.monotonic() + 60)
+
+    # then the third is published instead of run here, the slot is free, nothing stays taken
+    assert second.then is None
+    assert QuickHandler.ran == [jobs[0].pk, jobs[1].pk]
+    assert window_of_one[-1] == ("marketplace.run_job", (jobs[2].pk,))
+    assert _window(live_tenant.schema_name) == [str(jobs[2].pk).encode()]
+    assert _held(live_tenant.schema_name) == 0
+    taken = ratelimit._taken_key(live_tenant.schema_name, "ebay")
+    assert ratelimit.redis_client().zcard(taken) == 0
