@@ -246,11 +246,10 @@ def jobs_hand_over(*, job_id: int, marketplace: str, slot_holder: str) -> list[T
     if others_waiting(marketplace=marketplace, window_members=len(members)):
         # Other tenants' triggers wait for a thread: back to the queue, as without hand-over.
         ratelimit.tenant_slot_give(tenant=tenant, marketplace=marketplace, holder=slot_holder)
-        _publish_later(
-            _held_back_due(
-                marketplace=marketplace, job_id=job_id, members=members, mark=mark, taken=taken
-            )
+        due = _held_back_due(
+            marketplace=marketplace, job_id=job_id, members=members, mark=mark, taken=taken
         )
+        jobs_enqueue(due, resend=False)
         return None
     now = timezone.now()
     free = ratelimit.trigger_window(marketplace) - len(members)
@@ -264,9 +263,9 @@ def jobs_hand_over(*, job_id: int, marketplace: str, slot_holder: str) -> list[T
     )
     # The thread's next job and the published ones take the free places; the rest is its backlog.
     admitted = _admitted(due[:free], resend=False, now=now) if due else []
-    if not admitted:
+    if not admitted:  # taken but neither admitted nor run: through the window like any trigger
         ratelimit.tenant_slot_give(tenant=tenant, marketplace=marketplace, holder=slot_holder)
-        _publish_later(due)
+        jobs_enqueue(due, resend=False)
         return None
     first, *published = admitted
     _publish(published, now=now)
@@ -280,15 +279,13 @@ def jobs_hand_over(*, job_id: int, marketplace: str, slot_holder: str) -> list[T
     return [_row(first), *backlog]
 
 
-def jobs_backlog_release(backlog: Sequence[TriggerRow]) -> None:
-    """A hand-over's backlog that its thread will not run: anybody's again, and its triggers
-    go out through the tenant's window (what does not fit is held back and topped up later)."""
-    for marketplace in {job.marketplace for job in backlog}:
-        ratelimit.trigger_window_untake(
-            tenant=connection.schema_name,
-            marketplace=marketplace,
-            job_ids=[job.pk for job in backlog if job.marketplace == marketplace],
-        )
+def jobs_backlog_release(backlog: Sequence[TriggerRow], *, marketplace: str) -> None:
+    """A hand-over's backlog (jobs of one marketplace) that its thread will not run: anybody's
+    again, and its triggers go out through the tenant's window (what does not fit is held back
+    and topped up later)."""
+    ratelimit.trigger_window_untake(
+        tenant=connection.schema_name, marketplace=marketplace, job_ids=[job.pk for job in backlog]
+    )
     jobs_enqueue(backlog, resend=False)
 
 
@@ -345,25 +342,23 @@ def _band_lists(marketplace: str) -> list[str]:
         if not str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://")):
             names = []
         else:
-            bands = (
-                job_route(marketplace=marketplace, priority=1),
-                job_route(marketplace=marketplace, priority=HIGH_PRIORITY_MAX + 1),
-            )
             with app.connection_for_write() as conn:
-                channel = conn.default_channel
-                names = [name for band in bands for name in broker_lists(channel, band)]
+                names = _band_list_names(conn.default_channel, marketplace)
         _band_lists_cache[marketplace] = names
     return names
 
 
+def _band_list_names(channel: Any, marketplace: str) -> list[str]:
+    """The broker lists of both bands of the marketplace, every priority list."""
+    bands = (
+        job_route(marketplace=marketplace, priority=1),
+        job_route(marketplace=marketplace, priority=HIGH_PRIORITY_MAX + 1),
+    )
+    return [name for band in bands for name in broker_lists(channel, band)]
+
+
 def _row(job: Trigger) -> TriggerRow:
     return TriggerRow(job.pk, job.marketplace, job.priority, job.next_attempt_at)
-
-
-def _publish_later(jobs: Sequence[Trigger]) -> None:
-    """Jobs taken but neither admitted nor run: through the window like any trigger."""
-    if jobs:
-        jobs_enqueue([_row(job) for job in jobs], resend=False)
 
 
 def _held_back_due(
@@ -491,13 +486,9 @@ def queued_job_ids(*, marketplace: str, schema: str) -> set[int] | None:
 
 
 def _queued_by_schema(marketplace: str) -> dict[str, set[int]] | None:
-    bands = (
-        job_route(marketplace=marketplace, priority=1),
-        job_route(marketplace=marketplace, priority=HIGH_PRIORITY_MAX + 1),
-    )
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        names = [name for band in bands for name in broker_lists(channel, band)]
+        names = _band_list_names(channel, marketplace)
         client = channel.client
         pipe = client.pipeline()
         for name in names:

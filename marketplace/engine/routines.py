@@ -229,12 +229,10 @@ def _make_ready(using: str) -> None:
     with _ready_lock:
         if using in _ready:
             return
-        if connections[using].in_atomic_block:
-            # Created inside a transaction that may roll back: check again next time.
-            ensure(using)
-            return
         ensure(using)
-        _ready.add(using)
+        # Made inside a transaction that may still roll back: check again next time.
+        if not connections[using].in_atomic_block:
+            _ready.add(using)
 
 
 def after_migrate(using: str, **kwargs: Any) -> None:

@@ -118,7 +118,7 @@ def job_run(
         )
     except BaseException:
         if handed is not None:
-            _backlog_release(handed.backlog)
+            _backlog_release(handed.backlog, handed.marketplace)
         raise
     return outcome
 
@@ -199,7 +199,7 @@ def _after_run(
     if outcome.retry_at is None and chain_until is not None and time.monotonic() < chain_until:
         return _hand_over(job_id, held, outcome)
     _top_up(job_id, held.marketplace, outcome, held.slot)
-    _backlog_release(held.backlog)
+    _backlog_release(held.backlog, held.marketplace)
     return outcome
 
 
@@ -252,7 +252,7 @@ def _hand_over(job_id: int, held: HandOver, outcome: RunOutcome) -> RunOutcome:
             if not dispatch.jobs_pass_on(
                 job_id=job_id, following=following, slot_holder=held.slot
             ):  # other tenants wait: `following` was published, the rest goes out too
-                _backlog_release(tuple(rest))
+                _backlog_release(tuple(rest), held.marketplace)
                 return outcome
             backlog = tuple(rest)
         else:
@@ -265,7 +265,7 @@ def _hand_over(job_id: int, held: HandOver, outcome: RunOutcome) -> RunOutcome:
             backlog = tuple(rest)
     except RedisError:
         logger.warning("job.top_up_failed", extra={"job": job_id}, exc_info=True)
-        _backlog_release(held.backlog)
+        _backlog_release(held.backlog, held.marketplace)
         return outcome
     return RunOutcome(
         outcome.status,
@@ -275,14 +275,14 @@ def _hand_over(job_id: int, held: HandOver, outcome: RunOutcome) -> RunOutcome:
     )
 
 
-def _backlog_release(backlog: tuple[dispatch.TriggerRow, ...]) -> None:
+def _backlog_release(backlog: tuple[dispatch.TriggerRow, ...], marketplace: str) -> None:
     """Jobs a hand-over took that this thread will not run: their triggers go out through the
     tenant's window (what does not fit is held back and topped up later; a failure here is
     left to the sweep, which re-sends lost triggers)."""
     if not backlog:
         return
     try:
-        dispatch.jobs_backlog_release(backlog)
+        dispatch.jobs_backlog_release(backlog, marketplace=marketplace)
     except RedisError:
         logger.warning("job.backlog_not_released", extra={"jobs": len(backlog)}, exc_info=True)
 

@@ -215,22 +215,46 @@ def _turn_scripts() -> tuple[Any, Any]:
 # 1 when taken. With KEYS[2] (the marketplace's token bucket) and ARGV rate/s, burst, now (s):
 # also takes one token for the job's first call when one is there (returns 2), exactly as
 # _BUCKET would; an empty bucket takes nothing (returns 1) and the first call asks as usual.
-_SLOT_TAKE = """
+# The first call's token, with _BUCKET's arithmetic: 2 when taken, 1 when the bucket is empty.
+# Shared by the slot take and the hand-over's pass-on.
+_FIRST_TOKEN = """
+local function first_token(key, rate, burst, now)
+  local state = redis.call('HMGET', key, 'tokens', 'ts')
+  local tokens = tonumber(state[1]) or burst
+  local ts = tonumber(state[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+  if tokens < 1 then return 1 end
+  redis.call('HSET', key, 'tokens', tokens - 1, 'ts', now)
+  redis.call('EXPIRE', key, math.ceil(burst / rate) + 60)
+  return 2
+end
+"""
+_SLOT_TAKE = (
+    _FIRST_TOKEN
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 if #KEYS < 2 then return 1 end
-local rate, burst, now = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local state = redis.call('HMGET', KEYS[2], 'tokens', 'ts')
-local tokens = tonumber(state[1]) or burst
-local ts = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
-if tokens < 1 then return 1 end
-redis.call('HSET', KEYS[2], 'tokens', tokens - 1, 'ts', now)
-redis.call('EXPIRE', KEYS[2], math.ceil(burst / rate) + 60)
-return 2
+return first_token(KEYS[2], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
 """
+)
+
+
+def _first_token_bucket(
+    *, tenant: str, marketplace: str, now: float
+) -> tuple[list[str], list[Any]]:
+    """The bucket key and its script arguments (rate/s, burst, now) when the marketplace has a
+    per-second budget only (eBay), so a first call's token can be prepaid; else nothing."""
+    limits = settings.MARKETPLACE_RATE_LIMITS.get(marketplace)
+    if limits is None or limits.get("per_day") is not None:
+        return [], []
+    return [bucket_key(tenant=tenant, marketplace=marketplace)], [
+        limits["per_second"],
+        limits["burst"],
+        now,
+    ]
 
 
 @cache
@@ -272,10 +296,9 @@ def tenant_slot_take(*, tenant: str, marketplace: str, holder: str) -> bool:
         expiry_ms,
         tenant_slots(marketplace),
     ]
-    limits = settings.MARKETPLACE_RATE_LIMITS.get(marketplace)
-    if limits is not None and limits.get("per_day") is None:
-        keys.append(bucket_key(tenant=tenant, marketplace=marketplace))
-        args += [limits["per_second"], limits["burst"], now]
+    bucket, bucket_args = _first_token_bucket(tenant=tenant, marketplace=marketplace, now=now)
+    keys += bucket
+    args += bucket_args
     taken = int(_slot_script()(keys=keys, args=args))
     _prepaid.key = keys[1] if taken == 2 else None
     return taken > 0
@@ -413,7 +436,9 @@ def trigger_window_untake(*, tenant: str, marketplace: str, job_ids: list[int]) 
 # the next, the window entry's lapse (ms), the slot holder, its expiry (ms) and, with the
 # bucket, rate/s, burst, now (s). Returns {2 when a token for the next job's first call was
 # taken (as _SLOT_TAKE does) else 1, the window's count}.
-_PASS_ON = """
+_PASS_ON = (
+    _FIRST_TOKEN
+    + """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
@@ -422,16 +447,9 @@ redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[4])
 redis.call('PEXPIREAT', KEYS[3], ARGV[5])
 local members = redis.call('ZCARD', KEYS[1])
 if #KEYS < 4 then return {1, members} end
-local rate, burst, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts')
-local tokens = tonumber(state[1]) or burst
-local ts = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
-if tokens < 1 then return {1, members} end
-redis.call('HSET', KEYS[4], 'tokens', tokens - 1, 'ts', now)
-redis.call('EXPIRE', KEYS[4], math.ceil(burst / rate) + 60)
-return {2, members}
+return {first_token(KEYS[4], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])), members}
 """
+)
 
 
 @cache
@@ -467,10 +485,9 @@ def trigger_window_pass_on(
         slot_renew,
         int((now + settings.CELERY_TASK_TIME_LIMIT) * 1000),
     ]
-    limits = settings.MARKETPLACE_RATE_LIMITS.get(marketplace)
-    if limits is not None and limits.get("per_day") is None:
-        keys.append(bucket_key(tenant=tenant, marketplace=marketplace))
-        args += [limits["per_second"], limits["burst"], now]
+    bucket, bucket_args = _first_token_bucket(tenant=tenant, marketplace=marketplace, now=now)
+    keys += bucket
+    args += bucket_args
     taken, members = _pass_on_script()(keys=keys, args=args)
     _prepaid.key = keys[3] if int(taken) == 2 else None
     return int(members)
